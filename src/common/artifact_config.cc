@@ -1,0 +1,134 @@
+#include "artifact_config.h"
+
+#include <ctime>
+
+#include "error.h"
+
+namespace droot {
+
+using nlohmann::json;
+
+std::string make_config_json(const ImageInfo& image, const json& image_config, int64_t source_date_epoch,
+                             const std::string& packer) {
+  json doc = json::object();
+  doc["droot_artifact"] = kArtifactVersion;
+  doc["image"] = {{"ref", image.ref},         {"id", image.id},
+                  {"repo_digests", image.repo_digests}, {"created", image.created},
+                  {"os", image.os},           {"architecture", image.architecture}};
+  doc["config"] = image_config.is_null() ? json::object() : image_config;
+  doc["source_date_epoch"] = source_date_epoch;
+  doc["packer"] = packer;
+  // nlohmann's object keeps keys sorted, so the text is the same for the same inputs.
+  return doc.dump(2) + "\n";
+}
+
+std::string make_drootenv(const json& env) {
+  std::string out;
+  if (!env.is_array()) return out;
+  for (const auto& item : env) {
+    if (!item.is_string()) continue;
+    const std::string& kv = item.get_ref<const std::string&>();
+    if (kv.find('=') == std::string::npos || kv.find('\n') != std::string::npos) continue;
+    out += kv;
+    out += '\n';
+  }
+  return out;
+}
+
+std::vector<std::string> parse_drootenv(const std::string& text) {
+  std::vector<std::string> env;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
+    pos = nl == std::string::npos ? text.size() : nl + 1;
+    if (line.empty() || line.find('=') == std::string::npos || line[0] == '=') continue;
+    env.push_back(line);
+  }
+  return env;
+}
+
+namespace {
+
+std::vector<std::string> string_array(const json& j, const std::string& field, const std::string& source) {
+  std::vector<std::string> out;
+  if (j.is_null()) return out;
+  if (!j.is_array()) throw Error(source + ": config." + field + " must be an array of strings");
+  for (const auto& item : j) {
+    if (!item.is_string()) throw Error(source + ": config." + field + " must be an array of strings");
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+std::string string_field(const json& obj, const char* field, const std::string& source) {
+  auto it = obj.find(field);
+  if (it == obj.end() || it->is_null()) return {};
+  if (!it->is_string()) throw Error(source + ": field " + field + " must be a string");
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+ArtifactConfig parse_config_json(const std::string& text, const std::string& source) {
+  json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) throw Error(source + ": not a JSON object");
+  ArtifactConfig out;
+  auto version = doc.find("droot_artifact");
+  if (version == doc.end() || !version->is_number_integer()) throw Error(source + ": missing droot_artifact version");
+  out.version = version->get<int>();
+  if (out.version != kArtifactVersion)
+    throw Error(source + ": artifact format version " + std::to_string(out.version) + " is not supported (this droot reads version " +
+                std::to_string(kArtifactVersion) + "; upgrade droot-exec)");
+  if (auto image = doc.find("image"); image != doc.end() && image->is_object()) {
+    out.image.ref = string_field(*image, "ref", source);
+    out.image.id = string_field(*image, "id", source);
+    out.image.created = string_field(*image, "created", source);
+    out.image.os = string_field(*image, "os", source);
+    out.image.architecture = string_field(*image, "architecture", source);
+    if (auto d = image->find("repo_digests"); d != image->end()) out.image.repo_digests = string_array(*d, "repo_digests", source);
+  }
+  if (auto sde = doc.find("source_date_epoch"); sde != doc.end() && sde->is_number_integer())
+    out.source_date_epoch = sde->get<int64_t>();
+  out.packer = string_field(doc, "packer", source);
+  auto cfg = doc.find("config");
+  if (cfg != doc.end() && !cfg->is_null()) {
+    if (!cfg->is_object()) throw Error(source + ": config must be an object");
+    auto get = [&](const char* name) -> const json& {
+      static const json null_value;
+      auto it = cfg->find(name);
+      return it == cfg->end() ? null_value : *it;
+    };
+    out.config.env = string_array(get("Env"), "Env", source);
+    out.config.entrypoint = string_array(get("Entrypoint"), "Entrypoint", source);
+    out.config.cmd = string_array(get("Cmd"), "Cmd", source);
+    out.config.user = string_field(*cfg, "User", source);
+    out.config.working_dir = string_field(*cfg, "WorkingDir", source);
+    out.config.stop_signal = string_field(*cfg, "StopSignal", source);
+    const json& labels = get("Labels");
+    if (labels.is_object())
+      for (auto it = labels.begin(); it != labels.end(); ++it)
+        if (it->is_string()) out.config.labels[it.key()] = it->get<std::string>();
+  }
+  return out;
+}
+
+int64_t parse_rfc3339(const std::string& text) {
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (rest == nullptr) throw Error("cannot parse time '" + text + "'");
+  if (*rest == '.')
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest) {
+    }
+  int64_t offset = 0;
+  if (*rest == '+' || *rest == '-') {
+    int hh = 0, mm = 0;
+    if (std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) throw Error("cannot parse time zone in '" + text + "'");
+    offset = (hh * 3600 + mm * 60) * (*rest == '+' ? 1 : -1);
+  } else if (*rest != 'Z') {
+    throw Error("cannot parse time '" + text + "'");
+  }
+  return static_cast<int64_t>(timegm(&tm)) - offset;
+}
+
+}  // namespace droot

@@ -1,0 +1,57 @@
+#include "hash.h"
+
+#include <openssl/evp.h>
+
+#include "error.h"
+
+namespace droot {
+
+Digest::Digest(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_DigestInit_ex(ctx_, md, nullptr) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    throw Error("cannot initialise digest " + std::string(EVP_MD_get0_name(md)));
+  }
+}
+
+Digest::Digest(const Digest& other) : ctx_(EVP_MD_CTX_new()) {
+  if (ctx_ == nullptr || EVP_MD_CTX_copy_ex(ctx_, other.ctx_) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    throw Error("cannot copy digest state");
+  }
+}
+
+Digest::~Digest() { EVP_MD_CTX_free(ctx_); }
+
+Digest Digest::sha256() { return Digest(EVP_sha256()); }
+Digest Digest::blake2b512() { return Digest(EVP_blake2b512()); }
+
+void Digest::update(const void* data, size_t size) {
+  if (EVP_DigestUpdate(ctx_, data, size) != 1) throw Error("digest update failed");
+}
+
+std::vector<uint8_t> Digest::finish() {
+  std::vector<uint8_t> out(EVP_MAX_MD_SIZE);
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx_, out.data(), &len) != 1) throw Error("digest finalisation failed");
+  out.resize(len);
+  return out;
+}
+
+std::string to_hex(const uint8_t* data, size_t size) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(digits[data[i] >> 4]);
+    out.push_back(digits[data[i] & 15]);
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view data) {
+  Digest d = Digest::sha256();
+  d.update(data);
+  return to_hex(d.finish());
+}
+
+}  // namespace droot

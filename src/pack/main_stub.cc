@@ -1,0 +1,1 @@
+int droot_pack_stub;
