@@ -1,0 +1,61 @@
+// Writes PAYLOAD (a compressed pax tar) to an fd in one pass, hashing what it writes (BLAKE2b-512 for the
+// signature, sha256 for the trusted comment and the sidecar), then the signature trailer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "archive_ptr.h"
+#include "hash.h"
+#include "trailer.h"
+
+namespace droot::pack {
+
+struct CompressionOptions {
+  Compression compression = Compression::zstd;
+  int level = -1;   // -1: the compressor's default (zstd 3, gzip 6)
+  int threads = 0;  // zstd workers; 0: one per core
+};
+
+struct PayloadDigests {
+  std::vector<uint8_t> blake2b512;
+  std::string sha256;
+  uint64_t size = 0;
+};
+
+class ArtifactWriter {
+ public:
+  ArtifactWriter(int out_fd, std::string out_name, const CompressionOptions& options);
+  ArtifactWriter(const ArtifactWriter&) = delete;
+  ArtifactWriter& operator=(const ArtifactWriter&) = delete;
+
+  // A small regular file written from memory (config.json, .drootenv), root-owned, mode 0644.
+  void add_text_file(const std::string& path, std::string_view content, int64_t mtime);
+  // A regular file whose content is read from `fd` (the manifest spool), root-owned, mode 0644.
+  void add_file_from_fd(const std::string& path, int fd, uint64_t size, int64_t mtime);
+  // An entry as prepared by the caller; for a regular file follow with write_data() calls.
+  void write_header(archive_entry* entry);
+  void write_data(const void* data, size_t size);
+  // Ends the tar and the compressed stream; returns the payload's digests.
+  PayloadDigests finish_payload();
+  // Appends bytes after the payload (the trailer); they count for the whole-file sha256 only.
+  void append_raw(std::string_view bytes);
+  std::string file_sha256();
+  uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  static la_ssize_t on_write(archive*, void* self, const void* buf, size_t size);
+  void sink(const void* buf, size_t size);
+
+  int fd_;
+  std::string name_;
+  ArchiveWriter archive_;
+  Digest blake_ = Digest::blake2b512();
+  Digest sha_ = Digest::sha256();
+  uint64_t bytes_written_ = 0;
+  bool payload_done_ = false;
+};
+
+}  // namespace droot::pack

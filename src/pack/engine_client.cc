@@ -1,0 +1,255 @@
+#include "engine_client.h"
+
+#include <curl/curl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "error.h"
+#include "signals.h"
+
+namespace droot::pack {
+namespace {
+
+struct CurlFree {
+  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+};
+struct SlistFree {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+using CurlPtr = std::unique_ptr<CURL, CurlFree>;
+using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
+
+constexpr size_t kMaxBody = 16 << 20;     // inspect of a huge image is still far below this
+constexpr size_t kMaxHeaders = 64 << 10;  // a hostile daemon cannot make us buffer more
+
+struct Transfer {
+  HttpResponse* response = nullptr;
+  const std::function<bool(const char*, size_t)>* sink = nullptr;
+  CURL* curl = nullptr;
+  bool abortable = true;
+  bool sink_refused = false;
+  bool too_large = false;
+  size_t header_bytes = 0;
+};
+
+size_t on_header(char* data, size_t size, size_t n, void* userp) {
+  auto* t = static_cast<Transfer*>(userp);
+  size_t len = size * n;
+  t->header_bytes += len;
+  if (t->header_bytes > kMaxHeaders) {
+    t->too_large = true;
+    return 0;
+  }
+  std::string line(data, len);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(" \t"));
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
+    t->response->headers[name] = value;
+  }
+  return len;
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* userp) {
+  auto* t = static_cast<Transfer*>(userp);
+  size_t len = size * n;
+  if (t->response->status == 0) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->response->status);
+  if (t->sink && t->response->status == 200) {
+    if (!(*t->sink)(data, len)) {
+      t->sink_refused = true;
+      return 0;
+    }
+    return len;
+  }
+  if (t->response->body.size() + len > kMaxBody) {
+    t->too_large = true;
+    return 0;
+  }
+  t->response->body.append(data, len);
+  return len;
+}
+
+int on_progress(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(userp);
+  return t->abortable && pending_interrupt() != 0 ? 1 : 0;
+}
+
+bool valid_ref(const std::string& ref) {
+  if (ref.empty() || ref.size() > 512) return false;
+  for (unsigned char c : ref)
+    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '/' || c == ':' || c == '@' || c == '-')) return false;
+  return ref[0] != '-' && ref.find("..") == std::string::npos;
+}
+
+}  // namespace
+
+int compare_api_versions(const std::string& a, const std::string& b) {
+  int a1 = 0, a2 = 0, b1 = 0, b2 = 0;
+  std::sscanf(a.c_str(), "%d.%d", &a1, &a2);
+  std::sscanf(b.c_str(), "%d.%d", &b1, &b2);
+  if (a1 != b1) return a1 < b1 ? -1 : 1;
+  if (a2 != b2) return a2 < b2 ? -1 : 1;
+  return 0;
+}
+
+std::string engine_message(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object()) {
+    auto it = j.find("message");
+    if (it != j.end() && it->is_string()) return it->get<std::string>();
+  }
+  std::string text = body.substr(0, 300);
+  for (auto& c : text)
+    if (c == '\n' || c == '\r' || static_cast<unsigned char>(c) < 0x20) c = ' ';
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  return text.empty() ? "(empty answer)" : text;
+}
+
+EngineClient::EngineClient(EngineEndpoint endpoint, std::chrono::seconds timeout)
+    : endpoint_(std::move(endpoint)), timeout_(timeout) {}
+
+EngineClient::~EngineClient() = default;
+
+std::string EngineClient::url(const std::string& path) const {
+  return endpoint_.base_url + "/v" + api_version_ + path;
+}
+
+HttpResponse EngineClient::request(const std::string& method, const std::string& path, const std::string& body,
+                                   bool abortable, const std::function<bool(const char*, size_t)>* sink) {
+  CurlPtr curl(curl_easy_init());
+  if (!curl) throw Error("cannot initialise libcurl");
+  HttpResponse response;
+  Transfer t{&response, sink, curl.get(), abortable};
+  char errbuf[CURL_ERROR_SIZE] = {};
+  SlistPtr headers;
+  std::string full_url = path == "/_ping" ? endpoint_.base_url + path : url(path);
+  CURL* c = curl.get();
+  curl_easy_setopt(c, CURLOPT_URL, full_url.c_str());
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(c, CURLOPT_USERAGENT, "droot-pack/" DROOT_VERSION);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+  // A stalled daemon: no byte for `timeout_` seconds ends the transfer (the export can be long, but never silent).
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(timeout_.count()));
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  if (!endpoint_.unix_socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, endpoint_.unix_socket.c_str());
+  if (endpoint_.tls) {
+    curl_easy_setopt(c, CURLOPT_CAINFO, endpoint_.ca_file.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLCERT, endpoint_.cert_file.c_str());
+    curl_easy_setopt(c, CURLOPT_SSLKEY, endpoint_.key_file.c_str());
+  }
+  if (method == "POST") {
+    headers.reset(curl_slist_append(nullptr, "Content-Type: application/json"));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  } else if (method != "GET") {
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  }
+  CURLcode rc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  if (rc == CURLE_OK) return response;
+
+  if (abortable && pending_interrupt()) throw Interrupted(pending_interrupt());
+  if (t.sink_refused) throw Error("writing the artifact failed while exporting");
+  if (t.too_large) throw Error("the Engine at " + endpoint_.display + " sent an oversized answer to " + method + " " + path);
+  long os_errno = 0;
+  curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+  std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+    if (os_errno != 0) detail = "connect: " + errno_text(static_cast<int>(os_errno));
+    if (os_errno == EACCES)
+      throw Error("permission denied on the Docker socket " + endpoint_.unix_socket +
+                  ": run droot-pack as root or as a member of the socket's group (usually 'docker')");
+    throw Error("cannot connect to the Docker Engine at " + endpoint_.display + " (" + detail +
+                "): is dockerd running? Set DOCKER_HOST or -H to where it listens");
+  }
+  if (rc == CURLE_OPERATION_TIMEDOUT)
+    throw Error("the Docker Engine at " + endpoint_.display + " stopped answering " + method + " " + path + " for " +
+                std::to_string(timeout_.count()) + "s (" + detail + "; raise --timeout if the daemon is just slow)");
+  throw Error(method + " " + path + " on the Docker Engine at " + endpoint_.display + " failed: " + detail);
+}
+
+void EngineClient::throw_http(const std::string& what, const HttpResponse& r) const {
+  throw Error(what + ": the Engine at " + endpoint_.display + " answered " + std::to_string(r.status) + ": " +
+              engine_message(r.body));
+}
+
+void EngineClient::negotiate(const std::string& forced_version) {
+  HttpResponse r = request("GET", "/_ping", "", true);
+  if (r.status != 200) throw_http("ping", r);
+  std::string server = r.headers.count("api-version") ? r.headers["api-version"] : "";
+  if (!forced_version.empty()) {
+    api_version_ = forced_version;
+  } else if (server.empty()) {
+    api_version_ = kOldestApiVersion;  // a daemon that does not say speaks at least the oldest we support
+  } else {
+    api_version_ = compare_api_versions(server, kNewestApiVersion) < 0 ? server : kNewestApiVersion;
+  }
+  if (compare_api_versions(api_version_, kOldestApiVersion) < 0)
+    throw Error("the Docker Engine at " + endpoint_.display + " speaks API " + api_version_ + ", older than " +
+                kOldestApiVersion + " which droot-pack needs: upgrade the daemon");
+}
+
+nlohmann::json EngineClient::inspect_image(const std::string& ref) {
+  if (!valid_ref(ref))
+    throw Error("'" + ref + "' is not an image reference (expected name[:tag], name@digest or an image id)");
+  HttpResponse r = request("GET", "/images/" + ref + "/json", "", true);
+  if (r.status == 404)
+    throw Error("image " + ref + " not found on the Engine at " + endpoint_.display + " (build or pull it first: docker pull " +
+                ref + ")");
+  if (r.status != 200) throw_http("inspect image " + ref, r);
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("Id") || !j["Id"].is_string())
+    throw Error("inspect image " + ref + ": the Engine at " + endpoint_.display + " sent malformed JSON");
+  return j;
+}
+
+std::string EngineClient::create_container(const std::string& image_id, const std::map<std::string, std::string>& labels) {
+  // Entrypoint and Cmd are overridden: an image with neither is refused ("No command specified") and the
+  // container is never started anyway, so no shell or binary in the image is needed.
+  nlohmann::json body = {{"Image", image_id},
+                         {"Entrypoint", {"/droot-never-started"}},
+                         {"Cmd", nlohmann::json::array()},
+                         {"Labels", labels},
+                         {"NetworkDisabled", true},
+                         {"HostConfig", {{"NetworkMode", "none"}}}};
+  HttpResponse r = request("POST", "/containers/create", body.dump(), true);
+  if (r.status == 404) throw Error("image " + image_id + " disappeared before its container could be created: " + engine_message(r.body));
+  if (r.status != 201 && r.status != 200) throw_http("create a container from image " + image_id, r);
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("Id") || !j["Id"].is_string())
+    throw Error("create container: the Engine at " + endpoint_.display + " sent malformed JSON");
+  return j["Id"].get<std::string>();
+}
+
+std::string EngineClient::remove_container(const std::string& id) noexcept {
+  try {
+    // v=1 removes the anonymous volumes that VOLUME lines of the image created with the container.
+    HttpResponse r = request("DELETE", "/containers/" + id + "?force=1&v=1", "", false);
+    if (r.status == 204 || r.status == 200 || r.status == 404) return "";
+    return "the Engine answered " + std::to_string(r.status) + ": " + engine_message(r.body);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+}
+
+void EngineClient::export_container(const std::string& id, const std::function<bool(const char*, size_t)>& sink) {
+  HttpResponse r = request("GET", "/containers/" + id + "/export", "", true, &sink);
+  if (r.status != 200) throw_http("export container " + id.substr(0, 12), r);
+}
+
+}  // namespace droot::pack

@@ -1,0 +1,65 @@
+// A Docker Engine API client on libcurl: just the calls droot-pack needs. Every error names the endpoint and
+// carries the Engine's own {"message": …}.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "docker_host.h"
+
+typedef void CURL;
+
+namespace droot::pack {
+
+// The newest API version droot-pack was written against; older daemons are spoken to in their own version.
+constexpr const char* kNewestApiVersion = "1.45";
+constexpr const char* kOldestApiVersion = "1.24";
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+
+// Compares "1.41" < "1.45" numerically.
+int compare_api_versions(const std::string& a, const std::string& b);
+// The Engine's {"message": "..."} if the body is such JSON, else the body itself (trimmed, bounded).
+std::string engine_message(const std::string& body);
+
+class EngineClient {
+ public:
+  EngineClient(EngineEndpoint endpoint, std::chrono::seconds timeout);
+  ~EngineClient();
+  EngineClient(const EngineClient&) = delete;
+  EngineClient& operator=(const EngineClient&) = delete;
+
+  // GET /_ping; picks the API version (DOCKER_API_VERSION if given, else the lower of the daemon's and ours).
+  void negotiate(const std::string& forced_version);
+  const std::string& api_version() const { return api_version_; }
+  const EngineEndpoint& endpoint() const { return endpoint_; }
+
+  nlohmann::json inspect_image(const std::string& ref);
+  // Creates a container that is never started; returns its id.
+  std::string create_container(const std::string& image_id, const std::map<std::string, std::string>& labels);
+  // Best effort, never throws, ignores interrupts: used on every exit path. Returns "" or the error.
+  std::string remove_container(const std::string& id) noexcept;
+  // GET /containers/{id}/export; `sink` receives the tar stream; returning false aborts the transfer.
+  // Throws on transport errors and non-200 answers.
+  void export_container(const std::string& id, const std::function<bool(const char*, size_t)>& sink);
+
+ private:
+  HttpResponse request(const std::string& method, const std::string& path, const std::string& body, bool abortable,
+                       const std::function<bool(const char*, size_t)>* sink = nullptr);
+  std::string url(const std::string& path) const;
+  [[noreturn]] void throw_http(const std::string& what, const HttpResponse& r) const;
+
+  EngineEndpoint endpoint_;
+  std::chrono::seconds timeout_;
+  std::string api_version_ = kOldestApiVersion;
+};
+
+}  // namespace droot::pack

@@ -1,0 +1,153 @@
+// droot-pack: turns a Docker image into a signed, checksummed, reproducible droot artifact.
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "docker_host.h"
+#include "engine_client.h"
+#include "error.h"
+#include "keygen.h"
+#include "minisign.h"
+#include "packer.h"
+#include "password.h"
+#include "progress.h"
+#include "signals.h"
+
+namespace {
+
+using namespace droot;
+using namespace droot::pack;
+
+constexpr int kExitError = 125;
+
+cxxopts::Options make_options() {
+  cxxopts::Options opts("droot-pack", "Pack a Docker image into a signed droot artifact (droot-artifact(5)).");
+  opts.custom_help("[OPTIONS]");
+  opts.positional_help("IMAGE\n       droot-pack keygen -p PUB -s SEC [--no-password] [--force]");
+  opts.add_options()
+      ("o,output", "artifact path (also writes PATH.minisig and PATH.sha256); - for stdout", cxxopts::value<std::string>(), "PATH")
+      ("s,secret-key", "minisign secret key (default $DROOT_SECRET_KEY); password from $DROOT_KEY_PASSWORD or the terminal",
+       cxxopts::value<std::string>(), "SEC")
+      ("unsigned", "pack without a signature (servers then need --insecure-unsigned)")
+      ("c,compression", "zstd, gzip or none", cxxopts::value<std::string>()->default_value("zstd"), "ALG")
+      ("l,level", "compression level (zstd 1-19, gzip 1-9)", cxxopts::value<int>(), "N")
+      ("T,threads", "zstd worker threads, 0 = one per core", cxxopts::value<int>()->default_value("0"), "N")
+      ("H,host", "Engine endpoint (default $DOCKER_HOST, else unix:///var/run/docker.sock)", cxxopts::value<std::string>(), "URL")
+      ("source-date-epoch", "clamp file times to this (default $SOURCE_DATE_EPOCH, else the image's Created time)",
+       cxxopts::value<int64_t>(), "N")
+      ("timeout", "seconds without progress before giving up on the Engine", cxxopts::value<int>()->default_value("120"), "S")
+      ("json", "print a one-line JSON summary on stderr")
+      ("q,quiet", "print nothing but errors")
+      ("version", "print the version")
+      ("h,help", "show this help")
+      ("image", "", cxxopts::value<std::string>());
+  opts.parse_positional({"image"});
+  return opts;
+}
+
+std::optional<minisign::SecretKey> load_key(const cxxopts::ParseResult& args) {
+  std::string path;
+  if (args.count("secret-key")) path = args["secret-key"].as<std::string>();
+  else if (const char* env = std::getenv("DROOT_SECRET_KEY"); env && *env) path = env;
+  if (args.count("unsigned")) {
+    if (!path.empty()) throw Error("--unsigned and a secret key (" + path + ") contradict each other");
+    return std::nullopt;
+  }
+  if (path.empty())
+    throw Error("no secret key: pass -s SEC (or set DROOT_SECRET_KEY); create one with 'droot-pack keygen', or say "
+                "--unsigned to pack without a signature");
+  return minisign::load_secret_key(path, [&] { return read_password("secret key " + path, false); });
+}
+
+int pack_main(int argc, char** argv) {
+  auto opts = make_options();
+  auto args = opts.parse(argc, argv);
+  if (args.count("help")) {
+    std::fputs(opts.help().c_str(), stdout);
+    std::fputs("\nExit status: 0 packed; 125 error; 130/143 interrupted (the container is removed in every case).\n"
+               "See droot-pack(1) and droot-artifact(5).\n", stdout);
+    return 0;
+  }
+  if (args.count("version")) {
+    std::printf("droot-pack %s (artifact format %d)\n", DROOT_VERSION, 1);
+    return 0;
+  }
+  if (!args.count("image")) throw Error("missing IMAGE (see droot-pack --help)");
+  if (args.unmatched().size() > 0) throw Error("unexpected argument '" + args.unmatched()[0] + "'");
+
+  PackOptions po;
+  po.image = args["image"].as<std::string>();
+  po.output = args.count("output") ? args["output"].as<std::string>() : "-";
+  if (po.output == "-" && ::isatty(STDOUT_FILENO))
+    throw Error("refusing to write an artifact to a terminal: use -o PATH or redirect stdout");
+  po.compression.compression = parse_compression(args["compression"].as<std::string>());
+  if (args.count("level")) {
+    int level = args["level"].as<int>();
+    int max = po.compression.compression == Compression::gzip ? 9 : 19;
+    if (po.compression.compression == Compression::none) throw Error("--level makes no sense with --compression none");
+    if (level < 1 || level > max) throw Error("--level " + std::to_string(level) + " is out of range 1-" + std::to_string(max));
+    po.compression.level = level;
+  }
+  po.compression.threads = args["threads"].as<int>();
+  if (po.compression.threads < 0) throw Error("--threads must be 0 or more");
+  if (args.count("source-date-epoch")) {
+    po.source_date_epoch = args["source-date-epoch"].as<int64_t>();
+    if (*po.source_date_epoch < 0) throw Error("--source-date-epoch must not be negative");
+  }
+  if (const char* v = std::getenv("DOCKER_API_VERSION"); v && *v) po.forced_api_version = v;
+  bool quiet = args.count("quiet") > 0;
+  po.progress = !quiet && ::isatty(STDERR_FILENO);
+  int timeout = args["timeout"].as<int>();
+  if (timeout < 1) throw Error("--timeout must be at least 1 second");
+
+  // The key first: a wrong password should fail before minutes of export, not after.
+  std::optional<minisign::SecretKey> key = load_key(args);
+  std::optional<std::string> host;
+  if (args.count("host")) host = args["host"].as<std::string>();
+  EngineClient engine(resolve_endpoint(host, process_environment()), std::chrono::seconds(timeout));
+  PackResult r = pack_image(engine, po, key);
+
+  if (args.count("json")) {
+    nlohmann::json j = {{"image", r.image_ref},         {"id", r.image_id},
+                        {"artifact", r.artifact},       {"exported_bytes", r.exported_bytes},
+                        {"artifact_bytes", r.artifact_bytes}, {"payload_bytes", r.payload_bytes},
+                        {"sha256", r.sha256},           {"payload_sha256", r.payload_sha256},
+                        {"key_id", r.key_id},           {"signed", !r.key_id.empty()},
+                        {"compression", compression_name(po.compression.compression)},
+                        {"files", r.files},             {"seconds", r.seconds}};
+    std::fprintf(stderr, "%s\n", j.dump().c_str());
+  } else if (!quiet) {
+    std::fprintf(stderr, "packed %s (%s) into %s: %llu files, %s exported, %s artifact, %.1fs%s\n", r.image_ref.c_str(),
+                 r.image_id.substr(0, 19).c_str(), r.artifact == "-" ? "stdout" : r.artifact.c_str(),
+                 static_cast<unsigned long long>(r.files), human_bytes(r.exported_bytes).c_str(),
+                 human_bytes(r.artifact_bytes).c_str(), r.seconds,
+                 r.key_id.empty() ? ", UNSIGNED" : (", signed by key " + r.key_id).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+    std::fputs("droot-pack: error: cannot initialise libcurl\n", stderr);
+    return kExitError;
+  }
+  try {
+    install_interrupt_handlers();
+    if (argc >= 2 && std::string(argv[1]) == "keygen") return cmd_keygen(argc - 1, argv + 1);
+    return pack_main(argc, argv);
+  } catch (const Interrupted& e) {
+    std::fprintf(stderr, "droot-pack: %s; container removed, nothing written\n", e.what());
+    return 128 + e.signal();
+  } catch (const cxxopts::exceptions::exception& e) {
+    std::fprintf(stderr, "droot-pack: error: %s (see droot-pack --help)\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "droot-pack: error: %s\n", e.what());
+  }
+  return kExitError;
+}

@@ -1,1 +1,0 @@
-int droot_pack_stub;
