@@ -199,6 +199,9 @@ void EngineClient::negotiate(const std::string& forced_version) {
   } else {
     api_version_ = compare_api_versions(server, kNewestApiVersion) < 0 ? server : kNewestApiVersion;
   }
+  if (compare_api_versions(api_version_, kOldestApiVersion) < 0 && !forced_version.empty())
+    throw Error("DOCKER_API_VERSION=" + forced_version + " is older than API " + kOldestApiVersion +
+                ", the oldest droot-pack speaks: unset it or raise it");
   if (compare_api_versions(api_version_, kOldestApiVersion) < 0)
     throw Error("the Docker Engine at " + endpoint_.display + " speaks API " + api_version_ + ", older than " +
                 kOldestApiVersion + " which droot-pack needs: upgrade the daemon");

@@ -35,3 +35,38 @@ ensure_busybox_image() {
   tar -C "$tmp/root" --numeric-owner -cf - . | docker_cli import - "$ref" >/dev/null
   rm -rf "$tmp"
 }
+
+# ensure_built_image REF DOCKERFILE_TEXT: docker build FROM the busybox image (legacy builder, offline).
+ensure_built_image() {
+  local ref="$1" dockerfile="$2"
+  docker_cli image inspect "$ref" >/dev/null 2>&1 && return 0
+  local ctx
+  ctx="$(mktemp -d)"
+  printf '%s\n' "$dockerfile" >"$ctx/Dockerfile"
+  docker_cli build -q -t "$ref" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
+# ensure_big_image REF MIB: an image with MIB MiB of incompressible data, for tests that need a slow export.
+ensure_big_image() {
+  local ref="$1" mib="$2"
+  docker_cli image inspect "$ref" >/dev/null 2>&1 && return 0
+  local tmp
+  tmp="$(mktemp -d)"
+  build_busybox_rootfs "$tmp/root"
+  mkdir -p "$tmp/root/data"
+  local i
+  for i in $(seq 1 $((mib / 16))); do head -c $((16 << 20)) /dev/urandom >"$tmp/root/data/blob$i"; done
+  tar -C "$tmp/root" --numeric-owner -cf - . | docker_cli import - "$ref" >/dev/null
+  rm -rf "$tmp"
+}
+
+# engine_api METHOD PATH [JSON]: a raw Engine API call on $DOCKER_HOST's unix socket.
+engine_api() {
+  local method="$1" path="$2" body="${3:-}"
+  if [ -n "$body" ]; then
+    curl -fsS --unix-socket "${DOCKER_HOST#unix://}" -X "$method" -H 'Content-Type: application/json' -d "$body" "http://docker$path"
+  else
+    curl -fsS --unix-socket "${DOCKER_HOST#unix://}" -X "$method" "http://docker$path"
+  fi
+}

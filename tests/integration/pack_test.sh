@@ -1,0 +1,353 @@
+# droot-pack against the real dockerd started by tools/test.
+
+payload_size() {  # artifact file: prints PAYLOAD's size (file size minus trailer), from droot-exec verify --json
+  "$EXEC" verify --json -p "$TEST_TMP/k.pub" "$1" | sed -E 's/.*"payload_size":([0-9]+).*/\1/'
+}
+
+test_pack_signs_and_droot_exec_verifies() {
+  make_test_key
+  run "$PACK" -s k.sec -o app.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 0
+  assert_file app.tar.zst.minisig
+  assert_file app.tar.zst.sha256
+  sha256sum -c app.tar.zst.sha256 >/dev/null || fail "sidecar sha256 does not match"
+  run "$EXEC" verify -p k.pub app.tar.zst
+  assert_status 0
+  assert_contains "$out" "OK, signed by key"
+  assert_contains "$out" "$DROOT_TEST_IMAGE"
+}
+
+test_entry_order_config_first_manifest_last_and_plain_tools_read_it() {
+  make_test_key
+  "$PACK" -s k.sec -o app.tar.zst "$DROOT_TEST_IMAGE" -q
+  zstd -dc app.tar.zst | tar -t >list
+  assert_eq ".droot/config.json" "$(sed -n 1p list)"
+  assert_eq ".drootenv" "$(sed -n 2p list)"
+  assert_eq ".droot/manifest.mtree" "$(tail -n1 list)"
+  grep -qx 'bin/busybox' list || fail "rootfs missing from the artifact"
+  grep -q '^/' list && fail "absolute path in the artifact"
+  grep -qx '.dockerenv' list && fail ".dockerenv kept"
+  # every rootfs entry has exactly one manifest line
+  zstd -dc app.tar.zst | tar -xO .droot/manifest.mtree | grep '^\./' | wc -l >n_manifest
+  grep -vE '^\.droot/|^\.drootenv$' list | wc -l >n_tree
+  assert_eq "$(cat n_tree)" "$(cat n_manifest)" "manifest entry count"
+  mkdir x && zstd -dc app.tar.zst | tar -x -C x
+  cmp x/bin/busybox /bin/busybox || fail "busybox differs after extraction"
+}
+
+test_gzip_and_none_compressions_are_readable_and_verify() {
+  make_test_key
+  "$PACK" -s k.sec -c gzip -o app.tar.gz "$DROOT_TEST_IMAGE" -q
+  gzip -dc app.tar.gz | tar -t | grep -x 'bin/busybox' >/dev/null || fail "gzip -dc | tar -t cannot read the artifact"
+  gzip -t app.tar.gz || fail "gzip -t rejects the trailer member"
+  run "$EXEC" verify -p k.pub app.tar.gz
+  assert_status 0
+  "$PACK" -s k.sec -c none -o app.tar "$DROOT_TEST_IMAGE" -q
+  tar -tf app.tar | grep -x 'bin/busybox' >/dev/null || fail "tar cannot read the uncompressed artifact"
+  run "$EXEC" verify -p k.pub app.tar   # detached app.tar.minisig
+  assert_status 0
+}
+
+test_two_packs_are_byte_identical() {
+  make_test_key
+  "$PACK" -s k.sec -o a.tar.zst "$DROOT_TEST_IMAGE" -q
+  "$PACK" -s k.sec -o b.tar.zst "$DROOT_TEST_IMAGE" -q -T 1
+  cmp a.tar.zst b.tar.zst || fail "two zstd packs differ"
+  cmp a.tar.zst.minisig b.tar.zst.minisig || fail "signatures differ"
+  "$PACK" -s k.sec -c gzip -o a.tar.gz "$DROOT_TEST_IMAGE" -q
+  "$PACK" -s k.sec -c gzip -o b.tar.gz "$DROOT_TEST_IMAGE" -q
+  cmp a.tar.gz b.tar.gz || fail "two gzip packs differ"
+}
+
+test_stdout_stream_equals_file_output() {
+  make_test_key
+  "$PACK" -s k.sec -o file.tar.zst "$DROOT_TEST_IMAGE" -q
+  "$PACK" -s k.sec "$DROOT_TEST_IMAGE" -q | cat >piped.tar.zst
+  cmp file.tar.zst piped.tar.zst || fail "stdout artifact differs from -o artifact"
+  cat piped.tar.zst | "$EXEC" verify -p k.pub - >/dev/null || fail "verify from stdin failed"
+}
+
+test_minisign_verifies_our_detached_signature() {
+  make_test_key
+  "$PACK" -s k.sec -o app.tar.zst "$DROOT_TEST_IMAGE" -q
+  head -c "$(payload_size app.tar.zst)" app.tar.zst >payload
+  run minisign -Vm payload -x app.tar.zst.minisig -p k.pub
+  assert_status 0
+  assert_contains "$out" "droot-artifact 1 image=$DROOT_TEST_IMAGE"
+  assert_contains "$out" "payload_sha256=$(sha256sum payload | cut -d' ' -f1)"
+  # and the uncompressed form needs no stripping at all
+  "$PACK" -s k.sec -c none -o app.tar "$DROOT_TEST_IMAGE" -q
+  minisign -Vm app.tar -p k.pub -q || fail "minisign rejects the uncompressed artifact's signature"
+}
+
+test_keys_made_by_minisign_work_with_and_without_password() {
+  minisign -G -W -p m.pub -s m.sec >/dev/null
+  "$PACK" -s m.sec -o a.tar.zst "$DROOT_TEST_IMAGE" -q
+  run "$EXEC" verify -p m.pub a.tar.zst
+  assert_status 0
+  assert_contains "$out" "$(sed -n 1p m.pub | awk '{print $NF}')"
+  printf 'sekret\nsekret\n' | minisign -G -p e.pub -s e.sec >/dev/null
+  DROOT_KEY_PASSWORD=sekret "$PACK" -s e.sec -o b.tar.zst "$DROOT_TEST_IMAGE" -q
+  "$EXEC" verify -p e.pub b.tar.zst >/dev/null || fail "artifact signed with minisign's encrypted key does not verify"
+}
+
+test_our_password_keys_work_with_minisign_and_wrong_password_fails() {
+  DROOT_KEY_PASSWORD=pw1 "$PACK" keygen -p k.pub -s k.sec 2>/dev/null
+  grep -q 'RWRTY0Iy' k.sec || fail "secret key is not scrypt-encrypted"   # "EdScB2" in base64
+  echo data >f
+  echo pw1 | minisign -S -s k.sec -m f >/dev/null 2>&1 || fail "minisign cannot open our encrypted key"
+  minisign -Vm f -p k.pub -q || fail "minisign signature with our key does not verify"
+  DROOT_KEY_PASSWORD=wrong run "$PACK" -s k.sec -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "wrong password"
+  assert_contains "$err" "k.sec"
+  assert_no_file a.tar.zst
+  assert_eq "0" "$(pack_container_count)"
+}
+
+test_env_with_equals_spaces_quotes_newline_round_trips_byte_exact() {
+  local ref="droot-test/env:$$"
+  local cid
+  cid=$(engine_api POST /containers/create "{\"Image\":\"$DROOT_TEST_IMAGE\",\"Cmd\":[\"/bin/true\"]}" | sed -E 's/.*"Id":"([0-9a-f]+)".*/\1/')
+  local cfg='{"Env":["PATH=/usr/bin:/bin","OPTS=a=b c","Q=\"quoted\" '"'"'single'"'"'","NL=line1\nline2","EMPTY="],"Cmd":["serve","--port=80"],"Entrypoint":["/bin/app"],"User":"app","WorkingDir":"/srv","Labels":{"org.example":"x=y"},"StopSignal":"SIGQUIT"}'
+  engine_api POST "/commit?container=$cid&repo=droot-test/env&tag=$$" "$cfg" >/dev/null
+  engine_api DELETE "/containers/$cid?force=1" >/dev/null
+  make_test_key
+  "$PACK" -s k.sec -o a.tar.zst "$ref" -q
+  zstd -dc a.tar.zst | tar -xO .droot/config.json >config.json
+  docker_cli image inspect -f '{{json .Config.Env}}' "$ref" >expected_env
+  python3 - "$TEST_TMP" <<'PY'
+import json, sys
+d = sys.argv[1]
+cfg = json.load(open(d + "/config.json"))["config"]
+expected = json.loads(open(d + "/expected_env").read())
+assert cfg["Env"] == expected, (cfg["Env"], expected)
+assert "OPTS=a=b c" in cfg["Env"] and "NL=line1\nline2" in cfg["Env"]
+assert cfg["User"] == "app" and cfg["WorkingDir"] == "/srv" and cfg["StopSignal"] == "SIGQUIT"
+assert cfg["Entrypoint"] == ["/bin/app"] and cfg["Cmd"] == ["serve", "--port=80"]
+assert cfg["Labels"] == {"org.example": "x=y"}
+PY
+  zstd -dc a.tar.zst | tar -xO .drootenv >drootenv
+  printf 'PATH=/usr/bin:/bin\nOPTS=a=b c\nQ="quoted" '"'"'single'"'"'\nEMPTY=\n' >expected_drootenv
+  cmp drootenv expected_drootenv || fail ".drootenv differs: $(cat -A drootenv)"
+  docker_cli rmi "$ref" >/dev/null
+}
+
+test_image_without_shell_or_cmd_packs() {
+  # one static binary, nothing else: no /bin/sh, no CMD, no ENTRYPOINT
+  mkdir -p root
+  cp /bin/busybox root/app
+  tar -C root --numeric-owner -cf - . | docker_cli import - "droot-test/scratch:$$" >/dev/null
+  make_test_key
+  run "$PACK" -s k.sec -o s.tar.zst "droot-test/scratch:$$"
+  assert_status 0
+  zstd -dc s.tar.zst | tar -t | grep -x app >/dev/null || fail "binary missing"
+  zstd -dc s.tar.zst | tar -t | grep '^bin/' >/dev/null && fail "unexpected /bin in a shell-less image"
+  assert_eq "0" "$(pack_container_count)"
+  docker_cli rmi "droot-test/scratch:$$" >/dev/null
+}
+
+test_whiteouts_from_later_layers_do_not_reappear() {
+  ensure_built_image "droot-test/whiteout:$$" "FROM $DROOT_TEST_IMAGE
+RUN rm /etc/group && rm -r /srv && mkdir /opt && echo new >/opt/file"
+  make_test_key
+  "$PACK" -s k.sec -o w.tar.zst "droot-test/whiteout:$$" -q
+  zstd -dc w.tar.zst | tar -t >list
+  grep -qx 'etc/group' list && fail "deleted file etc/group came back"
+  grep -q '^srv' list && fail "deleted directory srv came back"
+  grep -q '\.wh\.' list && fail "whiteout marker in the artifact"
+  grep -qx 'opt/file' list || fail "file added by the later layer missing"
+  zstd -dc w.tar.zst | tar -xO .droot/manifest.mtree | grep '^\./etc/group ' >/dev/null && fail "manifest lists a deleted file"
+  docker_cli rmi "droot-test/whiteout:$$" >/dev/null
+}
+
+test_hard_links_stay_hard_links() {
+  mkdir -p root/bin
+  cp /bin/busybox root/bin/busybox
+  ln root/bin/busybox root/bin/hardlinked
+  tar -C root --numeric-owner -cf - . | docker_cli import - "droot-test/hardlink:$$" >/dev/null
+  make_test_key
+  "$PACK" -s k.sec -o h.tar.zst "droot-test/hardlink:$$" -q
+  zstd -dc h.tar.zst | tar -tv | grep -E 'bin/(hardlinked|busybox) link to bin/(busybox|hardlinked)' >/dev/null \
+    || fail "hard link not preserved: $(zstd -dc h.tar.zst | tar -tv | grep bin/)"
+  mkdir x && zstd -dc h.tar.zst | tar -x -C x
+  assert_eq "$(stat -c %i x/bin/busybox)" "$(stat -c %i x/bin/hardlinked)" "inode of the two links"
+  # both names carry the content digest in the manifest
+  zstd -dc h.tar.zst | tar -xO .droot/manifest.mtree | grep -E '^\./bin/(busybox|hardlinked) ' | grep -c "sha256digest=$(sha256sum /bin/busybox | cut -d' ' -f1)" >n
+  assert_eq "2" "$(cat n)"
+  docker_cli rmi "droot-test/hardlink:$$" >/dev/null
+}
+
+test_tampering_payload_trailer_or_sidecar_fails_verify() {
+  make_test_key
+  "$PACK" -s k.sec -o a.tar.zst "$DROOT_TEST_IMAGE" -q
+  local size psize
+  size=$(stat -c %s a.tar.zst)
+  psize=$(payload_size a.tar.zst)
+  flip() {  # file offset
+    cp a.tar.zst t.tar.zst
+    cp a.tar.zst.sha256 t.tar.zst.sha256 2>/dev/null || true
+    local b
+    b=$(dd if=t.tar.zst bs=1 skip="$2" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+    printf "$(printf '\\%03o' $(((b ^ 1) & 255)))" | dd of=t.tar.zst bs=1 seek="$2" conv=notrunc 2>/dev/null
+    rm -f t.tar.zst.sha256
+  }
+  flip a.tar.zst $((psize / 2))
+  run "$EXEC" verify -p k.pub t.tar.zst
+  assert_status 125
+  assert_contains "$err" "signature verification failed"
+  flip a.tar.zst $((psize + 150))   # inside the embedded signature text
+  run "$EXEC" verify -p k.pub t.tar.zst
+  assert_status 125
+  flip a.tar.zst $((size - 3))      # the DROOTSIG magic: no trailer found → unsigned
+  run "$EXEC" verify -p k.pub t.tar.zst
+  assert_status 125
+  cp a.tar.zst t.tar.zst
+  sed 's/^./0/' a.tar.zst.sha256 >t.tar.zst.sha256
+  run "$EXEC" verify -p k.pub t.tar.zst
+  assert_status 125
+  assert_contains "$err" ".sha256"
+}
+
+test_unsigned_needs_explicit_flags_on_both_sides() {
+  run "$PACK" -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "--unsigned"
+  assert_no_file a.tar.zst
+  "$PACK" --unsigned -o a.tar.zst "$DROOT_TEST_IMAGE" -q
+  assert_no_file a.tar.zst.minisig
+  make_test_key
+  run "$EXEC" verify -p k.pub a.tar.zst
+  assert_status 125
+  assert_contains "$err" "not signed"
+  run "$EXEC" verify --insecure-unsigned a.tar.zst
+  assert_status 0
+  assert_contains "$out" "UNSIGNED"
+}
+
+test_bad_inputs_give_clear_errors_and_leave_nothing() {
+  make_test_key
+  local before
+  before=$(pack_container_count)
+  run "$PACK" -s k.sec -o a.tar.zst droot-test/no-such-image:404
+  assert_status 125
+  assert_contains "$err" "droot-test/no-such-image:404 not found"
+  run "$PACK" -H unix://$TEST_TMP/nothing.sock -s k.sec -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "unix://$TEST_TMP/nothing.sock"
+  assert_contains "$err" "No such file or directory"
+  run "$PACK" -s missing.sec -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "missing.sec"
+  printf 'untrusted comment: x\nnot base64!\n' >bad.sec
+  run "$PACK" -s bad.sec -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "bad.sec"
+  run "$PACK" -s k.sec -o "$TEST_TMP/no/such/dir/a.tar.zst" "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "$TEST_TMP/no/such/dir"
+  DOCKER_API_VERSION=1.12 run "$PACK" -s k.sec -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "1.12"
+  run "$PACK" -s k.sec -c xz -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "xz"
+  run "$PACK" -s k.sec -o a.tar.zst 'bad image name!'
+  assert_status 125
+  assert_contains "$err" "not an image reference"
+  assert_no_file a.tar.zst
+  assert_eq "" "$(ls -A | grep -E '\.tmp-' || true)"
+  assert_eq "$before" "$(pack_container_count)"
+}
+
+test_permission_denied_on_the_socket_says_so() {
+  make_test_key
+  chmod 0644 k.sec
+  chmod 0777 "$TEST_TMP"
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$PACK" -s k.sec -o "$TEST_TMP/a.tar.zst" "$DROOT_TEST_IMAGE" \
+    >out 2>err && fail "nobody could use the root-only socket"
+  assert_contains "$(cat err)" "permission denied"
+  assert_contains "$(cat err)" "${DOCKER_HOST#unix://}"
+}
+
+test_read_only_output_dir_and_disk_full_leave_no_partial_file() {
+  make_test_key
+  mkdir ro full
+  mount -t tmpfs -o ro,size=1m tmpfs ro
+  run "$PACK" -s k.sec -o ro/a.tar.zst "$DROOT_TEST_IMAGE"
+  umount ro
+  assert_status 125
+  assert_contains "$err" "Read-only file system"
+  mount -t tmpfs -o size=256k tmpfs full
+  run "$PACK" -s k.sec -o full/a.tar.zst "$DROOT_TEST_IMAGE"
+  local listing
+  listing=$(ls -A full)
+  umount full
+  assert_status 125
+  assert_contains "$err" "No space left on device"
+  assert_eq "" "$listing" "files left in the full filesystem"
+  assert_eq "0" "$(pack_container_count)"
+}
+
+interrupt_mid_export() {  # signal
+  ensure_big_image droot-test/big:1 512
+  make_test_key
+  "$PACK" -s k.sec -c none -o big.tar droot-test/big:1 -q &
+  local pid=$! i
+  for i in $(seq 1 200); do
+    [ "$(pack_container_count)" -ge 1 ] && ls -A | grep -q '\.tmp-' && break
+    sleep 0.05
+  done
+  kill -"$1" "$pid"
+  set +e
+  wait "$pid"
+  status=$?
+  set -e
+}
+
+test_sigint_mid_export_removes_container_and_temp_file() {
+  interrupt_mid_export INT
+  assert_eq "130" "$status" "exit status after SIGINT"
+  assert_eq "0" "$(pack_container_count)" "containers left"
+  assert_eq "" "$(ls -A | grep -E 'big|\.tmp-' || true)" "files left"
+}
+
+test_sigterm_mid_export_removes_container_and_temp_file() {
+  interrupt_mid_export TERM
+  assert_eq "143" "$status" "exit status after SIGTERM"
+  assert_eq "0" "$(pack_container_count)" "containers left"
+  assert_eq "" "$(ls -A | grep -E 'big|\.tmp-' || true)" "files left"
+}
+
+test_container_count_unchanged_after_success_and_error() {
+  make_test_key
+  local before
+  before=$(docker_cli ps -aq | wc -l)
+  "$PACK" -s k.sec -o a.tar.zst "$DROOT_TEST_IMAGE" -q
+  assert_eq "$before" "$(docker_cli ps -aq | wc -l)" "after success"
+  mkdir full && mount -t tmpfs -o size=64k tmpfs full
+  "$PACK" -s k.sec -o full/a.tar.zst "$DROOT_TEST_IMAGE" -q 2>/dev/null && { umount full; fail "pack into a full fs succeeded"; }
+  umount full
+  assert_eq "$before" "$(docker_cli ps -aq | wc -l)" "after an error mid-export"
+}
+
+test_json_summary_and_quiet() {
+  make_test_key
+  run "$PACK" -s k.sec -o a.tar.zst "$DROOT_TEST_IMAGE" --json
+  assert_status 0
+  python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["signed"] and j["artifact"]=="a.tar.zst" and j["sha256"]==open("a.tar.zst.sha256").read().split()[0], j' "$err"
+  run "$PACK" -s k.sec -o b.tar.zst "$DROOT_TEST_IMAGE" -q
+  assert_eq "" "$err$out" "quiet output"
+  run "$PACK" --help
+  assert_status 0
+  assert_contains "$out" "--source-date-epoch"
+}
+
+test_source_date_epoch_clamps_times_and_changes_the_bytes() {
+  make_test_key
+  "$PACK" -s k.sec -o a.tar.zst "$DROOT_TEST_IMAGE" -q --source-date-epoch 1000000000
+  zstd -dc a.tar.zst | tar -tv --full-time | awk '{print $4}' | sort -u >dates
+  assert_eq "2001-09-09" "$(cat dates)"
+  SOURCE_DATE_EPOCH=1000000000 "$PACK" -s k.sec -o b.tar.zst "$DROOT_TEST_IMAGE" -q
+  cmp a.tar.zst b.tar.zst || fail "SOURCE_DATE_EPOCH and --source-date-epoch differ"
+}
