@@ -31,13 +31,19 @@ struct Transfer {
   bool abortable = true;
   bool sink_refused = false;
   bool too_large = false;
+  bool stalled = false;
   size_t header_bytes = 0;
+  std::chrono::seconds timeout{120};
+  // Last moment the daemon sent something or our sink finished consuming: time spent blocked writing to a
+  // slow consumer (a pipe into an uploader) is ours, not the daemon's, and must not count as a stall.
+  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* userp) {
   auto* t = static_cast<Transfer*>(userp);
   size_t len = size * n;
   t->header_bytes += len;
+  t->last_activity = std::chrono::steady_clock::now();
   if (t->header_bytes > kMaxHeaders) {
     t->too_large = true;
     return 0;
@@ -58,6 +64,10 @@ size_t on_header(char* data, size_t size, size_t n, void* userp) {
 size_t on_body(char* data, size_t size, size_t n, void* userp) {
   auto* t = static_cast<Transfer*>(userp);
   size_t len = size * n;
+  struct Touch {
+    Transfer* t;
+    ~Touch() { t->last_activity = std::chrono::steady_clock::now(); }
+  } touch{t};
   if (t->response->status == 0) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->response->status);
   if (t->sink && t->response->status == 200) {
     if (!(*t->sink)(data, len)) {
@@ -76,7 +86,12 @@ size_t on_body(char* data, size_t size, size_t n, void* userp) {
 
 int on_progress(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* t = static_cast<Transfer*>(userp);
-  return t->abortable && pending_interrupt() != 0 ? 1 : 0;
+  if (t->abortable && pending_interrupt() != 0) return 1;
+  if (std::chrono::steady_clock::now() - t->last_activity > t->timeout) {
+    t->stalled = true;
+    return 1;
+  }
+  return 0;
 }
 
 bool valid_ref(const std::string& ref) {
@@ -125,6 +140,7 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
   if (!curl) throw Error("cannot initialise libcurl");
   HttpResponse response;
   Transfer t{&response, sink, curl.get(), abortable};
+  t.timeout = timeout_;
   char errbuf[CURL_ERROR_SIZE] = {};
   SlistPtr headers;
   std::string full_url = path == "/_ping" ? endpoint_.base_url + path : url(path);
@@ -134,9 +150,6 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "droot-pack/" DROOT_VERSION);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  // A stalled daemon: no byte for `timeout_` seconds ends the transfer (the export can be long, but never silent).
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(timeout_.count()));
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -177,7 +190,7 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
     throw Error("cannot connect to the Docker Engine at " + endpoint_.display + " (" + detail +
                 "): is dockerd running? Set DOCKER_HOST or -H to where it listens");
   }
-  if (rc == CURLE_OPERATION_TIMEDOUT)
+  if (t.stalled || rc == CURLE_OPERATION_TIMEDOUT)
     throw Error("the Docker Engine at " + endpoint_.display + " stopped answering " + method + " " + path + " for " +
                 std::to_string(timeout_.count()) + "s (" + detail + "; raise --timeout if the daemon is just slow)");
   throw Error(method + " " + path + " on the Docker Engine at " + endpoint_.display + " failed: " + detail);

@@ -85,6 +85,9 @@ int pack_main(int argc, char** argv) {
   if (po.output == "-" && ::isatty(STDOUT_FILENO))
     throw Error("refusing to write an artifact to a terminal: use -o PATH or redirect stdout");
   po.compression.compression = parse_compression(args["compression"].as<std::string>());
+  if (po.output == "-" && po.compression.compression == Compression::none && !args.count("unsigned"))
+    throw Error("an uncompressed artifact carries its signature only in PATH.minisig, which stdout has no room for: "
+                "use -o PATH, or zstd/gzip (their signature travels inside the stream)");
   if (args.count("level")) {
     int level = args["level"].as<int>();
     int max = po.compression.compression == Compression::gzip ? 9 : 19;
