@@ -1,0 +1,10 @@
+// The jail's /dev: a small tmpfs with the usual character devices, a private devpts instance, /dev/shm and
+// /dev/mqueue for the new IPC namespace, and the /proc/self/fd links. Nothing of the host's /dev is visible.
+#pragma once
+
+namespace droot::exec {
+
+// Mounts and fills /dev in the rootfs open at `root` (creating the directory if the image has none).
+void build_dev(int root);
+
+}  // namespace droot::exec

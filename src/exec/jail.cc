@@ -1,0 +1,193 @@
+#include "jail.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "error.h"
+#include "init.h"
+#include "net.h"
+#include "rlimits.h"
+#include "seccomp_filter.h"
+
+namespace droot::exec {
+
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+[[noreturn]] void die(const std::string& message, int code = 125) {
+  std::fprintf(stderr, "droot-exec: error: %s\n", message.c_str());
+  _exit(code);
+}
+
+// With 0, 1 or 2 closed, the first file the jail opens would become the command's stdin or stdout.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF) continue;
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0) throw_errno("cannot open /dev/null for a closed standard descriptor");
+    if (null != fd) throw Error("cannot fill closed standard descriptor " + std::to_string(fd));
+  }
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+// execvpe(3) would search the PATH of droot-exec's environment, not the command's; and 126/127 need the
+// reason. ENOENT/ENOTDIR everywhere → not found; a candidate that exists but cannot run → not executable.
+[[noreturn]] void exec_command(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  std::vector<char*> args = c_strings(argv);
+  std::vector<char*> envp = c_strings(env);
+  const std::string& file = argv[0];
+  int err = ENOENT;
+  std::string tried = file;
+  if (file.find('/') != std::string::npos) {
+    execve(file.c_str(), args.data(), envp.data());
+    err = errno;
+  } else if (!file.empty()) {
+    std::string path = kDefaultPath;
+    for (const auto& kv : env)
+      if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
+    bool denied = false;
+    size_t pos = 0;
+    while (pos <= path.size()) {
+      size_t colon = path.find(':', pos);
+      if (colon == std::string::npos) colon = path.size();
+      std::string dir = path.substr(pos, colon - pos);
+      pos = colon + 1;
+      std::string candidate = (dir.empty() ? "." : dir) + "/" + file;
+      execve(candidate.c_str(), args.data(), envp.data());
+      if (errno == EACCES) {
+        denied = true;
+        tried = candidate;
+      } else if (errno != ENOENT && errno != ENOTDIR) {
+        err = errno;
+        tried = candidate;
+        break;
+      }
+    }
+    if (denied && err == ENOENT) err = EACCES;
+    if (err == ENOENT) tried = file + "' in PATH '" + path;
+  }
+  bool not_found = err == ENOENT || err == ENOTDIR;
+  die("cannot run the command '" + tried + "': " + (not_found ? "not found in the image" : errno_text(err)),
+      not_found ? 127 : 126);
+}
+
+// The command's process, forked by PID 1. Every step needs the privileges the next one removes.
+[[noreturn]] void command_process(const JailSpec& spec, bool take_tty) {
+  try {
+    // Its own process group, the terminal's foreground one if droot-exec's was: ^C and ^Z from the
+    // terminal go to the command, job-control shells work (SIGTTOU is still ignored here, inherited from init).
+    if (setpgid(0, 0) < 0) throw_errno("cannot give the command its own process group");
+    if (take_tty && tcsetpgrp(STDIN_FILENO, getpid()) < 0) throw_errno("cannot hand the terminal to the command");
+    reset_signals_for_exec();
+    apply_rlimits(spec.rlimits);
+    // Set-uid binaries and file capabilities in the image gain nothing from here on; needed for seccomp too.
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("cannot set no_new_privs");
+    drop_bounding_and_prepare(spec.caps, spec.cred.uid != 0);
+    switch_credentials(spec.cred);
+    apply_caps(spec.caps);
+    // The credential change cleared the parent-death signal; set it again so the command never outlives PID 1.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) throw_errno("cannot set the parent-death signal");
+    if (getppid() != 1) _exit(125);
+    if (chdir(spec.workdir.c_str()) < 0) throw_errno("cannot enter the working directory " + spec.workdir);
+    close_fds_above_stderr(true);
+    if (spec.seccomp) load_seccomp_filter();
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  exec_command(spec.argv, spec.env);
+}
+
+// PID 1 of the jail, in the namespaces its parent unshared for it.
+[[noreturn]] void init_process(const JailSpec& spec, UniqueFd go, bool take_tty) {
+  try {
+    // Nothing in the jail may ptrace this process or open its /proc/1/exe (droot-exec's binary on the host)
+    // or /proc/1/fd: runc's CVE-2019-5736 went through exactly that.
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) throw_errno("cannot make the jail's init non-dumpable");
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) throw_errno("cannot set the parent-death signal");
+    int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (spec.new_net ? CLONE_NEWNET : 0);
+    if (unshare(flags) < 0) throw_errno("cannot create the jail's mount, IPC and UTS namespaces");
+    char byte = 0;
+    // EOF: droot-exec failed (or died) before the jail was placed in its cgroup.
+    if (read(go.get(), &byte, 1) != 1) _exit(125);
+    go.reset();
+    // Now that the parent has moved this process into the run cgroup, that cgroup becomes "/" for the jail.
+    if (unshare(CLONE_NEWCGROUP) < 0) throw_errno("cannot create the jail's cgroup namespace");
+    umask(022);
+    build_jail_root(spec.mounts);
+    if (spec.hostname && sethostname(spec.hostname->data(), spec.hostname->size()) < 0)
+      throw_errno("cannot set the hostname " + *spec.hostname);
+    if (spec.new_net) bring_loopback_up();
+    // Whatever droot-exec's caller left open (a directory of the host, a socket) ends here.
+    close_fds_above_stderr(false);
+    if (setpgid(0, 0) < 0) throw_errno("cannot give the jail's init its own process group");
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  run_init([&] { command_process(spec, take_tty); });
+}
+
+// Puts the terminal back in droot-exec's process group once the command, which had it, is gone.
+void reclaim_terminal(bool had_it) {
+  if (!had_it) return;
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  sigprocmask(SIG_BLOCK, &ttou, &old);
+  tcsetpgrp(STDIN_FILENO, getpgrp());
+  sigprocmask(SIG_SETMASK, &old, nullptr);
+}
+
+}  // namespace
+
+int run_jail(const JailSpec& spec) {
+  ensure_standard_fds();
+  // Hand the terminal over only if droot-exec is in the foreground: a background `droot-exec run … &` must
+  // not steal it from the shell.
+  bool take_tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+  std::unique_ptr<RunCgroup> cgroup;
+  if (spec.limits.any()) cgroup = std::make_unique<RunCgroup>(spec.limits, "droot-run-" + std::to_string(getpid()));
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
+  UniqueFd go_read(fds[0]), go_write(fds[1]);
+  block_relayed_signals();
+  // Only the next child is affected: it becomes PID 1 of a new PID namespace; droot-exec stays where it is.
+  if (unshare(CLONE_NEWPID) < 0) throw_errno("cannot create a PID namespace");
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) throw_errno("cannot fork the jail's init");
+  if (pid == 0) {
+    go_write.reset();
+    init_process(spec, std::move(go_read), take_tty);
+  }
+  go_read.reset();
+  try {
+    if (cgroup) cgroup->add(pid);
+    if (write(go_write.get(), "g", 1) != 1) throw_errno("cannot start the jail");
+    go_write.reset();
+  } catch (...) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    throw;
+  }
+  int status = relay_signals_until_exit(pid, false);
+  reclaim_terminal(take_tty);
+  return exit_code_of(status);
+}
+
+}  // namespace droot::exec

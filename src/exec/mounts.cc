@@ -1,0 +1,194 @@
+#include "mounts.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "devices.h"
+#include "error.h"
+#include "io.h"
+#include "rootfs_path.h"
+
+namespace droot::exec {
+
+UniqueFd new_filesystem(const char* fstype, const std::vector<std::pair<std::string, std::string>>& options,
+                        unsigned attrs, const std::string& what) {
+  UniqueFd fs(fsopen(fstype, FSOPEN_CLOEXEC));
+  if (!fs) {
+    if (errno == ENOSYS) throw Error("cannot mount " + what + ": droot-exec run needs Linux 5.12 or newer (new mount API)");
+    throw_errno("cannot mount " + what + " (fsopen " + fstype + ")");
+  }
+  for (const auto& [key, value] : options) {
+    int rc = value.empty() ? fsconfig(fs.get(), FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0)
+                           : fsconfig(fs.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0);
+    if (rc < 0) throw_errno("cannot mount " + what + ": option " + key + (value.empty() ? "" : "=" + value));
+  }
+  if (fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) throw_errno("cannot mount " + what);
+  UniqueFd mnt(fsmount(fs.get(), FSMOUNT_CLOEXEC, attrs));
+  if (!mnt) throw_errno("cannot mount " + what + " (fsmount)");
+  return mnt;
+}
+
+void attach_mount(int mount_fd, int target_fd, const std::string& what) {
+  if (move_mount(mount_fd, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    throw_errno("cannot attach the mount of " + what);
+}
+
+namespace {
+
+constexpr unsigned kNoSuidDevExec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+// A private copy of a mount tree, detached until attach_mount() puts it somewhere.
+UniqueFd clone_tree(int dirfd, const char* path, bool recursive, const std::string& what) {
+  unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (*path ? 0 : AT_EMPTY_PATH);
+  UniqueFd tree(open_tree(dirfd, path, flags));
+  if (!tree) throw_errno("cannot bind " + what + " (open_tree)");
+  return tree;
+}
+
+void set_attrs(int mount_fd, uint64_t attrs, bool recursive, const std::string& what) {
+  mount_attr attr{};
+  attr.attr_set = attrs;
+  // Only the named flags change; nosuid/nodev/noexec already on the source are kept (bubblewrap has to
+  // re-read them from statvfs and pass them back to MS_REMOUNT; mount_setattr leaves them alone).
+  if (mount_setattr(mount_fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
+    throw_errno("cannot make " + what + " read-only");
+}
+
+// Binds the host path `source` (already checked to exist) onto `dest` inside the rootfs.
+void bind_into(int root, const BindSpec& bind) {
+  std::string what = bind.source + " on " + bind.dest;
+  struct stat st {};
+  if (stat(bind.source.c_str(), &st) < 0) throw_errno("cannot bind " + what + ": the source");
+  ResolvedPath dest = resolve_in_rootfs(root, bind.dest, S_ISDIR(st.st_mode) ? Create::Directory : Create::File);
+  if (dest.is_dir != S_ISDIR(st.st_mode))
+    throw Error("cannot bind " + what + ": " + dest.path + " in the rootfs is " +
+                (dest.is_dir ? "a directory and the source is not" : "not a directory and the source is one"));
+  UniqueFd tree = clone_tree(AT_FDCWD, bind.source.c_str(), true, what);
+  // Made read-only while still detached: there is no moment where the jail could see it writable.
+  if (bind.read_only) set_attrs(tree.get(), MOUNT_ATTR_RDONLY, true, what);
+  attach_mount(tree.get(), dest.fd.get(), what);
+}
+
+void tmpfs_into(int root, const std::string& dest_path) {
+  ResolvedPath dest = resolve_in_rootfs(root, dest_path, Create::Directory);
+  if (!dest.is_dir) throw Error("cannot mount a tmpfs on " + dest_path + ": it is not a directory in the rootfs");
+  // Like docker's --tmpfs: world-writable with the sticky bit (it is usually /tmp), no set-uid, no devices.
+  UniqueFd fs = new_filesystem("tmpfs", {{"mode", "1777"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "tmpfs " + dest_path);
+  attach_mount(fs.get(), dest.fd.get(), "tmpfs " + dest_path);
+}
+
+// The copies live in one small detached tmpfs, each bound over its place: the image's file (often an empty
+// placeholder left by docker export) is hidden, not rewritten, so the release on disk stays as deployed and
+// --read-only does not stop them. Writes in the jail go to the private copy, never to the host's file.
+void install_copies(int root, const std::vector<FileCopy>& copies) {
+  if (copies.empty()) return;
+  size_t total = 0;
+  for (const auto& c : copies) total += c.content.size() + 4096;
+  UniqueFd fs = new_filesystem("tmpfs", {{"mode", "0755"}, {"size", std::to_string(total + 65536)}}, kNoSuidDevExec,
+                               "the tmpfs for --copy");
+  for (size_t i = 0; i < copies.size(); ++i) {
+    const FileCopy& c = copies[i];
+    std::string name = "copy" + std::to_string(i);
+    {
+      UniqueFd f(openat(fs.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, c.mode & 07777));
+      if (!f) throw_errno("cannot copy " + c.dest + " into the jail");
+      write_all(f.get(), c.content, "the copy of " + c.dest);
+      if (fchmod(f.get(), c.mode & 0777) < 0) throw_errno("cannot set the mode of the copy of " + c.dest);
+    }
+    ResolvedPath dest = resolve_in_rootfs(root, c.dest, Create::File);
+    if (dest.is_dir) throw Error("cannot copy " + c.dest + " into the jail: it is a directory in the rootfs");
+    UniqueFd tree = clone_tree(fs.get(), name.c_str(), false, "the copy of " + c.dest);
+    attach_mount(tree.get(), dest.fd.get(), "the copy of " + c.dest);
+  }
+}
+
+// Parts of /proc that reach past every namespace into the host kernel. Root in the jail owns /proc/sys's files
+// by uid alone (no capability needed: writing kernel.core_pattern would run a host program), so, as docker
+// does, these become read-only and the leaky ones are hidden.
+constexpr const char* kProcReadOnly[] = {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"};
+constexpr const char* kProcMasked[] = {"/proc/kcore",       "/proc/keys",        "/proc/timer_list", "/proc/sched_debug",
+                                       "/proc/latency_stats", "/proc/timer_stats", "/proc/acpi",       "/proc/scsi",
+                                       "/proc/asound"};
+
+void build_proc(int root) {
+  ResolvedPath target = resolve_in_rootfs(root, "/proc", Create::Directory);
+  if (!target.is_dir) throw Error("cannot mount /proc: /proc in the rootfs is not a directory");
+  // fsopen takes the PID namespace of the caller, PID 1 of the new one: the jail sees only its own processes.
+  UniqueFd proc = new_filesystem("proc", {}, kNoSuidDevExec, "proc on /proc");
+  attach_mount(proc.get(), target.fd.get(), "proc on /proc");
+
+  for (const char* path : kProcReadOnly) {
+    UniqueFd fd(openat(proc.get(), path + 6, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) continue;  // not every kernel has every file
+    UniqueFd tree = clone_tree(fd.get(), "", true, path);
+    set_attrs(tree.get(), MOUNT_ATTR_RDONLY | kNoSuidDevExec, true, path);
+    attach_mount(tree.get(), fd.get(), path);
+  }
+  UniqueFd empty = new_filesystem("tmpfs", {{"mode", "0"}}, MOUNT_ATTR_RDONLY | kNoSuidDevExec,
+                                  "the tmpfs that hides parts of /proc");
+  UniqueFd null = resolve_in_rootfs(root, "/dev/null").fd;
+  for (const char* path : kProcMasked) {
+    UniqueFd fd(openat(proc.get(), path + 6, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) continue;
+    struct stat st {};
+    if (fstat(fd.get(), &st) < 0) throw_errno(std::string("cannot stat ") + path);
+    UniqueFd cover = S_ISDIR(st.st_mode) ? clone_tree(empty.get(), "", false, path) : clone_tree(null.get(), "", false, path);
+    attach_mount(cover.get(), fd.get(), path);
+  }
+}
+
+void pivot_into(int root) {
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only the jail. Unlike
+  // chroot, the old tree is no longer in this namespace at all, so chroot+chdir("..") tricks find nothing.
+  if (fchdir(root) < 0) throw_errno("cannot enter the rootfs");
+  if (syscall(SYS_pivot_root, ".", ".") < 0) throw_errno("cannot pivot_root into the rootfs");
+  if (umount2(".", MNT_DETACH) < 0) throw_errno("cannot detach the host's root after pivot_root");
+  if (chdir("/") < 0) throw_errno("cannot chdir to the new root");
+}
+
+size_t depth(const std::string& path) { return std::count(path.begin(), path.end(), '/'); }
+
+}  // namespace
+
+void build_jail_root(const MountPlan& plan) {
+  // Private, recursively: the mounts below must not propagate back into the host's namespace (a shared "/"
+  // would copy every one of them there), and pivot_root refuses shared mounts anyway.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) throw_errno("cannot make / private in the jail's mount namespace");
+  // pivot_root needs a mount point. Not recursive: mounts that happen to sit below the rootfs on the host are
+  // not part of the image and stay out; it also makes --read-only cover the whole image with one flag.
+  if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND, nullptr) < 0)
+    throw_errno("cannot bind the rootfs " + plan.rootfs + " onto itself");
+  UniqueFd root(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root) throw_errno("cannot open the rootfs " + plan.rootfs);
+
+  build_dev(root.get());
+  build_proc(root.get());
+  install_copies(root.get(), plan.copies);
+
+  // Parents before children, so that `--bind a:/data --tmpfs /data/cache` nests the way it reads.
+  struct UserMount {
+    std::string dest;
+    const BindSpec* bind;
+  };
+  std::vector<UserMount> user_mounts;
+  for (const auto& b : plan.binds) user_mounts.push_back({b.dest, &b});
+  for (const auto& t : plan.tmpfs) user_mounts.push_back({t, nullptr});
+  std::stable_sort(user_mounts.begin(), user_mounts.end(),
+                   [](const UserMount& a, const UserMount& b) { return depth(a.dest) < depth(b.dest); });
+  for (const auto& m : user_mounts) {
+    if (m.bind)
+      bind_into(root.get(), *m.bind);
+    else
+      tmpfs_into(root.get(), m.dest);
+  }
+
+  if (plan.read_only) set_attrs(root.get(), MOUNT_ATTR_RDONLY, false, "the rootfs (--read-only)");
+  pivot_into(root.get());
+}
+
+}  // namespace droot::exec
