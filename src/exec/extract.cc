@@ -1,0 +1,281 @@
+#include "extract.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "artifact_config.h"
+#include "beneath.h"
+#include "error.h"
+#include "manifest_diff.h"
+#include "mtree.h"
+#include "payload_reader.h"
+#include "tree_writer.h"
+
+namespace droot::exec {
+namespace {
+
+constexpr uint64_t kMaxConfigSize = 16 << 20;
+constexpr uint64_t kMaxManifestSize = 256 << 20;  // ~1.5 million entries: bounded memory for the one map
+constexpr size_t kDifferencesShown = 5;
+
+// The metadata entries droot-pack adds around the rootfs (droot-artifact(5), "Entry order").
+enum class Metadata { none, config, drootenv, manifest };
+
+Metadata metadata_kind(const std::string& path) {
+  if (path == kConfigPath) return Metadata::config;
+  if (path == kDrootEnvPath) return Metadata::drootenv;
+  if (path == kManifestPath) return Metadata::manifest;
+  return Metadata::none;
+}
+
+bool is_reserved(const std::string& path) {
+  return path == ".droot" || path.rfind(".droot/", 0) == 0 || path == kDrootEnvPath;
+}
+
+NodeAttrs attrs_of(archive_entry* e) {
+  NodeAttrs a;
+  a.perm = static_cast<uint32_t>(archive_entry_perm(e)) & 07777;
+  a.uid = static_cast<uint64_t>(archive_entry_uid(e));
+  a.gid = static_cast<uint64_t>(archive_entry_gid(e));
+  if (archive_entry_mtime_is_set(e)) a.mtime = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+  return a;
+}
+
+ManifestEntry record_of(const std::string& path, const std::string& type, const NodeAttrs& a) {
+  ManifestEntry m;
+  m.path = path;
+  m.type = type;
+  m.mode = a.perm;
+  m.uid = a.uid;
+  m.gid = a.gid;
+  return m;
+}
+
+class Extraction {
+ public:
+  Extraction(const VerifiedPayload& payload, int root, const ExtractOptions& options)
+      : payload_(payload),
+        options_(options),
+        reader_(payload.fd, payload.size, payload.name),
+        writer_(root, TreeWriter::Options{options.set_owner, options.poll}) {}
+
+  ExtractResult run() {
+    archive* a = reader_.get();
+    archive_entry* entry = nullptr;
+    for (;;) {
+      int rc = archive_read_next_header(a, &entry);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) throw Error(payload_.name + ": corrupt payload: " + archive_error(a));
+      if (options_.poll) options_.poll();
+      const char* raw = archive_entry_pathname(entry);
+      current_ = raw ? raw : "";
+      handle(entry);
+    }
+    current_.clear();
+    finish();
+    return std::move(result_);
+  }
+
+  // Prefixes the artifact and the entry being handled to any error.
+  std::string context() const {
+    return payload_.name + (current_.empty() ? "" : ": entry '" + mtree_escape(current_) + "'");
+  }
+
+ private:
+  [[noreturn]] void refuse(const std::string& why) const { throw Error(why); }
+
+  void handle(archive_entry* e) {
+    if (manifest_text_) refuse("comes after .droot/manifest.mtree, which must be the last entry");
+    std::vector<std::string> parts;
+    try {
+      parts = split_entry_path(current_);
+    } catch (const Error& err) {
+      refuse(err.what());
+    }
+    if (parts.empty()) {
+      // Docker never exports one, other tars do: its mode and owner would apply to the release root.
+      if (archive_entry_filetype(e) != AE_IFDIR) refuse("the root entry '.' is not a directory");
+      if (options_.note) options_.note("ignoring the '.' entry: the release root is always 0755");
+      return;
+    }
+    const std::string path = join_path(parts);
+    if (Metadata kind = metadata_kind(path); kind != Metadata::none) return handle_metadata(e, parts, kind);
+    if (is_reserved(path)) refuse("the name is reserved for droot's metadata (.droot/, .drootenv)");
+    if (observed_.count(path)) refuse("a second entry for the same path (it would overwrite the earlier one)");
+    observed_.emplace(path, write_entry(e, parts, path));
+    ++result_.entries;
+  }
+
+  ManifestEntry write_entry(archive_entry* e, const std::vector<std::string>& parts, const std::string& path) {
+    const NodeAttrs attrs = attrs_of(e);
+    if (const char* target = archive_entry_hardlink(e)) return write_hardlink(parts, path, target);
+    std::string capability = keep_capability(e, archive_entry_filetype(e) == AE_IFREG);
+    switch (archive_entry_filetype(e)) {
+      case AE_IFDIR:
+        writer_.make_dir(parts, attrs);
+        return record_of(path, "dir", attrs);
+      case AE_IFREG: {
+        ManifestEntry m = record_of(path, "file", attrs);
+        WrittenFile w = writer_.write_file(parts, attrs, data_blocks(), static_cast<uint64_t>(archive_entry_size(e)),
+                                           capability);
+        m.size = w.size;
+        m.sha256 = w.sha256;
+        ++result_.files;
+        result_.bytes += w.size;
+        return m;
+      }
+      case AE_IFLNK: {
+        const char* target = archive_entry_symlink(e);
+        if (target == nullptr || *target == '\0') refuse("symlink without a target");
+        writer_.make_symlink(parts, target, attrs);
+        ManifestEntry m = record_of(path, "link", attrs);
+        m.link = target;
+        return m;
+      }
+      case AE_IFCHR:
+      case AE_IFBLK:
+      case AE_IFIFO: {
+        const auto type = static_cast<mode_t>(archive_entry_filetype(e));
+        const char* name = type == AE_IFCHR ? "char" : type == AE_IFBLK ? "block" : "fifo";
+        if (!options_.allow_devices)
+          refuse(std::string(type == AE_IFIFO ? "a FIFO" : "a device node") +
+                 " (refused unless deploy is given --allow-devices)");
+        writer_.make_node(parts, type, archive_entry_rdev(e), attrs);
+        return record_of(path, name, attrs);
+      }
+      default:
+        refuse("unsupported entry type (sockets and unknown types are never extracted)");
+    }
+  }
+
+  ManifestEntry write_hardlink(const std::vector<std::string>& parts, const std::string& path, const char* raw_target) {
+    std::vector<std::string> target;
+    try {
+      target = split_entry_path(raw_target);
+    } catch (const Error& err) {
+      refuse("hard link target '" + mtree_escape(raw_target) + "': " + err.what());
+    }
+    auto it = target.empty() ? observed_.end() : observed_.find(join_path(target));
+    // An earlier entry of this archive is the only thing a hard link may share an inode with: a later one
+    // does not exist yet, and anything else would be a file of the host or of an older release.
+    if (it == observed_.end())
+      refuse("hard link to '" + mtree_escape(raw_target) + "', which is not an earlier entry of the archive");
+    if (it->second.type != "file")
+      refuse("hard link to '" + mtree_escape(raw_target) + "', which is a " + it->second.type + ", not a regular file");
+    writer_.make_hardlink(parts, target);
+    ManifestEntry m = it->second;  // one inode: the target's mode, owner and content
+    m.path = path;
+    ++result_.files;
+    return m;
+  }
+
+  // The only extended attribute kept is security.capability on regular files (ping, arping need it).
+  std::string keep_capability(archive_entry* e, bool regular_file) {
+    std::string capability;
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    std::set<std::string> dropped;  // pax carries each xattr twice (LIBARCHIVE.xattr and SCHILY.xattr)
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+      if (regular_file && std::string_view(name) == "security.capability")
+        capability.assign(static_cast<const char*>(value), size);
+      else if (dropped.insert(name).second && options_.note)
+        options_.note(mtree_escape(current_) + ": dropping extended attribute " + name);
+    }
+    return capability;
+  }
+
+  BlockSource data_blocks() {
+    return [a = reader_.get(), this](const void** data, size_t* size, int64_t* offset) {
+      la_int64_t off = 0;
+      int rc = archive_read_data_block(a, data, size, &off);
+      if (rc == ARCHIVE_EOF) return false;
+      if (rc < ARCHIVE_WARN) throw Error("corrupt payload: " + archive_error(a));
+      *offset = off;
+      return true;
+    };
+  }
+
+  std::string read_small(archive_entry* e, uint64_t limit) {
+    if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != nullptr) refuse("must be a regular file");
+    const auto size = static_cast<uint64_t>(archive_entry_size(e));
+    if (size > limit) refuse("too large (" + std::to_string(size) + " bytes, at most " + std::to_string(limit) + ")");
+    std::string out(size, '\0');
+    la_ssize_t n = size ? archive_read_data(reader_.get(), out.data(), out.size()) : 0;
+    if (n < 0 || static_cast<uint64_t>(n) != size) refuse("cannot read its data: " + archive_error(reader_.get()));
+    return out;
+  }
+
+  void handle_metadata(archive_entry* e, const std::vector<std::string>& parts, Metadata kind) {
+    std::optional<std::string>& slot = kind == Metadata::config ? config_text_
+                                       : kind == Metadata::drootenv ? drootenv_text_ : manifest_text_;
+    if (slot) refuse("a second copy of droot's metadata file");
+    std::string text = read_small(e, kind == Metadata::manifest ? kMaxManifestSize : kMaxConfigSize);
+    NodeAttrs attrs{0644, 0, 0, attrs_of(e).mtime};
+    if (parts.size() == 2 && !metadata_dir_made_) {
+      writer_.make_dir({parts[0]}, NodeAttrs{0755, 0, 0, attrs.mtime});
+      metadata_dir_made_ = true;
+    }
+    writer_.write_file(parts, attrs, text);
+    slot = std::move(text);
+  }
+
+  void finish() {
+    // First the bytes themselves: if they are not the ones verified, nothing else about them matters.
+    std::string sha256 = reader_.finish();
+    if (sha256 != payload_.sha256)
+      throw Error(payload_.name + ": the payload read for extraction (sha256 " + sha256 +
+                  ") is not the one verified (sha256 " + payload_.sha256 +
+                  "); the file was modified in place during the deploy; refusing it");
+    if (!config_text_) throw Error(payload_.name + ": the payload has no .droot/config.json (not made by droot-pack?)");
+    if (!manifest_text_) throw Error(payload_.name + ": the payload has no .droot/manifest.mtree (truncated or not made by droot-pack?)");
+    parse_config_json(*config_text_, payload_.name + ": .droot/config.json");
+    Manifest manifest = parse_manifest(*manifest_text_, payload_.name + ": .droot/manifest.mtree");
+    std::vector<Difference> diffs = diff_against_manifest(observed_, manifest);
+    if (!diffs.empty()) {
+      std::string text = payload_.name + ": the archive does not match its manifest:";
+      for (size_t i = 0; i < diffs.size() && i < kDifferencesShown; ++i)
+        text += "\n  " + kind_name(diffs[i].kind) + " '" + mtree_escape(diffs[i].path) + "': " + diffs[i].detail;
+      if (diffs.size() > kDifferencesShown) text += "\n  … and " + std::to_string(diffs.size() - kDifferencesShown) + " more";
+      throw Error(text);
+    }
+    writer_.finish();
+    result_.config_json = std::move(*config_text_);
+  }
+
+  const VerifiedPayload& payload_;
+  const ExtractOptions& options_;
+  PayloadReader reader_;
+  TreeWriter writer_;
+  std::string current_;
+  Manifest observed_;
+  std::optional<std::string> config_text_, drootenv_text_, manifest_text_;
+  bool metadata_dir_made_ = false;
+  ExtractResult result_;
+};
+
+}  // namespace
+
+ExtractResult extract_payload(const VerifiedPayload& payload, int root, const ExtractOptions& options) {
+  Extraction extraction(payload, root, options);
+  try {
+    return extraction.run();
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const Error& e) {
+    // Errors from the entry loop do not know the artifact or the entry; add them once, here.
+    std::string what = e.what();
+    std::string context = extraction.context();
+    if (what.rfind(payload.name + ":", 0) == 0) throw;
+    throw Error(context + ": " + what);
+  }
+}
+
+}  // namespace droot::exec

@@ -1,0 +1,102 @@
+// droot-exec list DEST: the releases, which one is current, the image each holds, its size, when deployed.
+#include <fcntl.h>
+
+#include <cstdio>
+#include <cxxopts.hpp>
+#include <nlohmann/json.hpp>
+
+#include "artifact_config.h"
+#include "beneath.h"
+#include "commands.h"
+#include "error.h"
+#include "mtree.h"
+#include "release_store.h"
+
+namespace droot::exec {
+namespace {
+
+struct ReleaseInfo {
+  std::string name;
+  bool current = false;
+  std::string deployed;  // RFC 3339, from the name
+  std::string image;
+  std::string id;
+  uint64_t size = 0;     // bytes of regular files, from the manifest
+  uint64_t entries = 0;
+  std::string problem;   // why image/size are unknown, if they are
+};
+
+// "20240102T030405-…" → "2024-01-02T03:04:05Z".
+std::string deployed_time(const std::string& name) {
+  return name.substr(0, 4) + "-" + name.substr(4, 2) + "-" + name.substr(6, 2) + "T" + name.substr(9, 2) + ":" +
+         name.substr(11, 2) + ":" + name.substr(13, 2) + "Z";
+}
+
+ReleaseInfo describe(const ReleaseStore& store, const std::string& name) {
+  ReleaseInfo info;
+  info.name = name;
+  info.deployed = deployed_time(name);
+  const std::string path = store.releases_path() + "/" + name;
+  try {
+    UniqueFd root = open_beneath_or_throw(store.releases_fd(), name, O_PATH | O_DIRECTORY, "cannot open " + path);
+    ArtifactConfig config = parse_config_json(read_file_beneath(root.get(), ".droot/config.json", path, 16 << 20),
+                                              path + "/.droot/config.json");
+    info.image = config.image.ref;
+    info.id = config.image.id;
+    for (const auto& [p, e] : parse_manifest(read_file_beneath(root.get(), ".droot/manifest.mtree", path, 256 << 20),
+                                             path + "/.droot/manifest.mtree")) {
+      info.size += e.size;
+      ++info.entries;
+    }
+  } catch (const Error& e) {
+    // One damaged release must not hide the others: show it with the reason.
+    info.problem = e.what();
+  }
+  return info;
+}
+
+}  // namespace
+
+int cmd_list(int argc, char** argv) {
+  cxxopts::Options opts("droot-exec list", "Show DEST's releases, oldest first, and which one is current.");
+  opts.positional_help("DEST");
+  opts.add_options()("json", "print one JSON object")("h,help", "show this help")("dest", "", cxxopts::value<std::string>());
+  opts.parse_positional({"dest"});
+  auto args = opts.parse(argc, argv);
+  if (args.count("help")) {
+    std::fputs(opts.help().c_str(), stdout);
+    return 0;
+  }
+  if (!args.count("dest")) throw Error("list: missing DEST (see droot-exec list --help)");
+  ReleaseStore store(args["dest"].as<std::string>(), /*create=*/false);
+  std::optional<std::string> current = store.current();
+  std::vector<ReleaseInfo> infos;
+  for (const auto& name : store.releases()) {
+    infos.push_back(describe(store, name));
+    infos.back().current = current && *current == name;
+  }
+  if (args.count("json")) {
+    nlohmann::json releases = nlohmann::json::array();
+    for (const auto& i : infos) {
+      nlohmann::json r = {{"name", i.name},   {"current", i.current}, {"deployed", i.deployed}, {"image", i.image},
+                          {"id", i.id},       {"size", i.size},       {"entries", i.entries},
+                          {"path", store.releases_path() + "/" + i.name}};
+      if (!i.problem.empty()) r["error"] = i.problem;
+      releases.push_back(r);
+    }
+    nlohmann::json j = {{"dest", store.dest()},
+                        {"current", current ? nlohmann::json(*current) : nlohmann::json(nullptr)},
+                        {"releases", releases}};
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("%-2s %-28s %-20s %12s  %s\n", "", "RELEASE", "DEPLOYED", "SIZE", "IMAGE");
+  for (const auto& i : infos) {
+    std::string image = i.problem.empty() ? i.image + " " + i.id : "(" + i.problem + ")";
+    std::printf("%-2s %-28s %-20s %12llu  %s\n", i.current ? "*" : "", i.name.c_str(), i.deployed.c_str(),
+                static_cast<unsigned long long>(i.size), image.c_str());
+  }
+  return 0;
+}
+
+}  // namespace droot::exec

@@ -1,0 +1,197 @@
+#include "tree_writer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "beneath.h"
+#include "error.h"
+#include "hash.h"
+#include "io.h"
+
+namespace droot::exec {
+namespace {
+
+constexpr const char* kCapabilityXattr = "security.capability";
+
+[[noreturn]] void throw_create_error(const std::string& path, const char* what, int err) {
+  if (err == EEXIST)
+    throw Error("cannot create " + std::string(what) + " '" + path +
+                "': the name already exists (a duplicate entry, or something planted in the temporary directory)");
+  throw_errno("cannot create " + std::string(what) + " '" + path + "'", err);
+}
+
+// Hashes and writes one regular file's data, turning holes (sparse files) into zeros for the hash and
+// into real holes on disk.
+class FileSink {
+ public:
+  FileSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+
+  void write_at(const void* data, size_t size, uint64_t offset) {
+    if (offset < position_) throw Error("'" + path_ + "': data blocks out of order in the archive");
+    if (offset > position_) skip_to(offset);
+    write_all(fd_, data, size, "'" + path_ + "'");
+    sha256_.update(data, size);
+    position_ += size;
+  }
+
+  WrittenFile finish(uint64_t size) {
+    if (position_ > size) throw Error("'" + path_ + "': more data than the entry's size " + std::to_string(size));
+    if (position_ < size) skip_to(size);
+    // ftruncate gives a trailing hole its length; seeking alone would not.
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) throw_errno("cannot set the size of '" + path_ + "'");
+    return WrittenFile{size, to_hex(sha256_.finish())};
+  }
+
+ private:
+  void skip_to(uint64_t offset) {
+    static const char zeros[64 * 1024] = {};
+    for (uint64_t left = offset - position_; left > 0;) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(left, sizeof zeros));
+      sha256_.update(zeros, n);
+      left -= n;
+    }
+    if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) throw_errno("cannot seek in '" + path_ + "'");
+    position_ = offset;
+  }
+
+  int fd_;
+  std::string path_;
+  uint64_t position_ = 0;
+  Digest sha256_ = Digest::sha256();
+};
+
+}  // namespace
+
+TreeWriter::TreeWriter(int root, Options options) : root_(root), options_(std::move(options)) {}
+
+int TreeWriter::parent_of(const std::vector<std::string>& parts) {
+  std::string parent = join_path(parts, parts.size() - 1);
+  if (parent.empty()) return root_;
+  if (!cached_parent_ || parent != cached_parent_path_) {
+    cached_parent_.reset();
+    // O_PATH: a handle for *at() calls only; it cannot read or write anything by itself.
+    cached_parent_ = open_beneath(root_, parent, O_PATH | O_DIRECTORY);
+    if (!cached_parent_)
+      throw Error("cannot create '" + join_path(parts) + "' in '" + parent + "': " + beneath_error_text(errno));
+    cached_parent_path_ = parent;
+  }
+  return cached_parent_.get();
+}
+
+void TreeWriter::apply_attrs(int fd, const std::string& path, const NodeAttrs& attrs) {
+  // chown before chmod: the kernel clears setuid/setgid (and security.capability) on chown.
+  if (options_.set_owner && ::fchown(fd, static_cast<uid_t>(attrs.uid), static_cast<gid_t>(attrs.gid)) != 0)
+    throw_errno("cannot set the owner of '" + path + "'");
+  if (::fchmod(fd, attrs.perm & 07777) != 0) throw_errno("cannot set the mode of '" + path + "'");
+}
+
+void TreeWriter::make_dir(const std::vector<std::string>& parts, const NodeAttrs& attrs) {
+  // 0700 until finish(): nobody else can enter while the tree is incomplete.
+  if (::mkdirat(parent_of(parts), parts.back().c_str(), 0700) != 0)
+    throw_create_error(join_path(parts), "directory", errno);
+  deferred_dirs_.emplace_back(join_path(parts), attrs);
+}
+
+WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,
+                                   const BlockSource& data, uint64_t size, const std::string& capability) {
+  const std::string path = join_path(parts);
+  // O_EXCL | O_NOFOLLOW: never open an existing file or a symlink's target; the name must be new.
+  int raw = ::openat(parent_of(parts), parts.back().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (raw < 0) throw_create_error(path, "file", errno);
+  UniqueFd fd(raw);
+  FileSink sink(fd.get(), path);
+  const void* block = nullptr;
+  size_t block_size = 0;
+  int64_t offset = 0;
+  while (data(&block, &block_size, &offset)) {
+    if (options_.poll) options_.poll();
+    if (offset < 0) throw Error("'" + path + "': negative data offset in the archive");
+    sink.write_at(block, block_size, static_cast<uint64_t>(offset));
+  }
+  WrittenFile written = sink.finish(size);
+  apply_attrs(fd.get(), path, attrs);
+  // After chown and after the last write: the kernel drops security.capability on both.
+  if (!capability.empty() && ::fsetxattr(fd.get(), kCapabilityXattr, capability.data(), capability.size(), 0) != 0)
+    throw_errno("cannot set the file capabilities (security.capability) of '" + path + "'");
+  timespec times[2] = {attrs.mtime, attrs.mtime};
+  if (::futimens(fd.get(), times) != 0) throw_errno("cannot set the modification time of '" + path + "'");
+  return written;
+}
+
+WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,
+                                   std::string_view content) {
+  bool given = false;
+  BlockSource once = [&](const void** data, size_t* size, int64_t* offset) {
+    if (given || content.empty()) return false;
+    *data = content.data();
+    *size = content.size();
+    *offset = 0;
+    given = true;
+    return true;
+  };
+  return write_file(parts, attrs, once, content.size(), "");
+}
+
+void TreeWriter::make_symlink(const std::vector<std::string>& parts, const std::string& target, const NodeAttrs& attrs) {
+  const std::string path = join_path(parts);
+  int parent = parent_of(parts);
+  // The target is stored as text and never resolved here: absolute targets (/etc/alternatives/…) are fine.
+  if (::symlinkat(target.c_str(), parent, parts.back().c_str()) != 0) throw_create_error(path, "symlink", errno);
+  if (options_.set_owner && ::fchownat(parent, parts.back().c_str(), static_cast<uid_t>(attrs.uid),
+                                       static_cast<gid_t>(attrs.gid), AT_SYMLINK_NOFOLLOW) != 0)
+    throw_errno("cannot set the owner of symlink '" + path + "'");
+  timespec times[2] = {attrs.mtime, attrs.mtime};
+  if (::utimensat(parent, parts.back().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+    throw_errno("cannot set the modification time of symlink '" + path + "'");
+}
+
+void TreeWriter::make_hardlink(const std::vector<std::string>& parts, const std::vector<std::string>& target) {
+  const std::string path = join_path(parts);
+  const std::string target_path = join_path(target);
+  std::string target_parent = join_path(target, target.size() - 1);
+  UniqueFd from = open_beneath(root_, target_parent, O_PATH | O_DIRECTORY);
+  if (!from)
+    throw Error("cannot hard-link '" + path + "' to '" + target_path + "': " + beneath_error_text(errno));
+  // flags 0: linkat does not follow a symlink at the target name, it would link the symlink itself.
+  if (::linkat(from.get(), target.back().c_str(), parent_of(parts), parts.back().c_str(), 0) != 0)
+    throw_create_error(path, ("hard link to '" + target_path + "'").c_str(), errno);
+}
+
+void TreeWriter::make_node(const std::vector<std::string>& parts, mode_t type, dev_t rdev, const NodeAttrs& attrs) {
+  const std::string path = join_path(parts);
+  int parent = parent_of(parts);
+  if (::mknodat(parent, parts.back().c_str(), type | 0600, rdev) != 0) throw_create_error(path, "device node", errno);
+  // A device or FIFO cannot be opened to fchown/fchmod it without side effects (a FIFO blocks, a device
+  // runs its driver's open). The *at() calls act on the name created an instant ago inside our private
+  // 0700 temporary directory; fchmodat only honours AT_SYMLINK_NOFOLLOW from Linux 6.6 (fchmodat2), so that
+  // private directory is what guarantees the name is still our node.
+  if (options_.set_owner && ::fchownat(parent, parts.back().c_str(), static_cast<uid_t>(attrs.uid),
+                                       static_cast<gid_t>(attrs.gid), AT_SYMLINK_NOFOLLOW) != 0)
+    throw_errno("cannot set the owner of '" + path + "'");
+  if (::fchmodat(parent, parts.back().c_str(), attrs.perm & 07777, 0) != 0)
+    throw_errno("cannot set the mode of '" + path + "'");
+  timespec times[2] = {attrs.mtime, attrs.mtime};
+  if (::utimensat(parent, parts.back().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
+    throw_errno("cannot set the modification time of '" + path + "'");
+}
+
+void TreeWriter::finish() {
+  cached_parent_.reset();
+  // Reverse creation order visits children before their parents: a parent made read-only (or 0000) last.
+  for (auto it = deferred_dirs_.rbegin(); it != deferred_dirs_.rend(); ++it) {
+    UniqueFd dir = open_beneath(root_, it->first, O_RDONLY | O_DIRECTORY);
+    if (!dir) throw Error("cannot reopen directory '" + it->first + "': " + beneath_error_text(errno));
+    apply_attrs(dir.get(), it->first, it->second);
+    timespec times[2] = {it->second.mtime, it->second.mtime};
+    if (::futimens(dir.get(), times) != 0) throw_errno("cannot set the modification time of '" + it->first + "'");
+  }
+  // A "." entry in the archive is never applied: the release root is droot's, not the image's.
+  if (::fchmod(root_, 0755) != 0) throw_errno("cannot set the mode of the release directory");
+}
+
+}  // namespace droot::exec

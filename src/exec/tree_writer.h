@@ -1,0 +1,70 @@
+// Creates the nodes of a new release under a directory fd, one entry at a time, never through a symlink:
+// every parent is looked up with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) from the root fd and every
+// final name is created with O_EXCL / mkdirat / symlinkat / linkat / mknodat, which never follow (or
+// replace) whatever is already there. What to create is decided by the caller (extract.cc); this file only
+// knows how to do it safely.
+#pragma once
+
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fd.h"
+
+namespace droot::exec {
+
+struct NodeAttrs {
+  uint32_t perm = 0;  // permission bits with setuid/setgid/sticky
+  uint64_t uid = 0;
+  uint64_t gid = 0;
+  timespec mtime{};
+};
+
+// Yields a regular file's data: false at the end. `offset` may jump ahead (a hole in a sparse file).
+using BlockSource = std::function<bool(const void** data, size_t* size, int64_t* offset)>;
+
+struct WrittenFile {
+  uint64_t size = 0;
+  std::string sha256;  // of the bytes as written, holes included as zeros
+};
+
+class TreeWriter {
+ public:
+  struct Options {
+    bool set_owner = true;        // chown to the archive's ids (needs CAP_CHOWN)
+    std::function<void()> poll;   // called between data blocks; may throw to abort (signals)
+  };
+  TreeWriter(int root, Options options);
+
+  void make_dir(const std::vector<std::string>& parts, const NodeAttrs& attrs);
+  // `capability`: the security.capability xattr to set, or empty.
+  WrittenFile write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs, const BlockSource& data,
+                         uint64_t size, const std::string& capability);
+  WrittenFile write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs, std::string_view content);
+  void make_symlink(const std::vector<std::string>& parts, const std::string& target, const NodeAttrs& attrs);
+  // `target` must name a regular file this writer created earlier (the caller checks its records).
+  void make_hardlink(const std::vector<std::string>& parts, const std::vector<std::string>& target);
+  void make_node(const std::vector<std::string>& parts, mode_t type, dev_t rdev, const NodeAttrs& attrs);
+  // Applies the directories' owners, modes and times (deferred: creating children changes a directory's
+  // mtime, and a read-only directory could not receive them), deepest first, and gives the root 0755.
+  void finish();
+
+ private:
+  // The directory that will hold parts.back(), resolved beneath the root (one cached: archives are sorted).
+  int parent_of(const std::vector<std::string>& parts);
+  void apply_attrs(int fd, const std::string& path, const NodeAttrs& attrs);
+
+  int root_;
+  Options options_;
+  std::string cached_parent_path_;
+  UniqueFd cached_parent_;
+  std::vector<std::pair<std::string, NodeAttrs>> deferred_dirs_;
+};
+
+}  // namespace droot::exec

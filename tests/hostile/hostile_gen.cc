@@ -1,0 +1,368 @@
+// droot-hostile-gen CASE OUTDIR [ARG]: builds one artifact from scratch with libarchive and signs it through
+// the real code path (src/common minisign + trailer), with the test key OUTDIR/test.sec (made on first use;
+// OUTDIR/test.pub is the key to trust). Writes OUTDIR/CASE.tar.zst and prints its path.
+//
+// "valid" (ARG: a variant string stored in srv/version, so two variants are two different releases) is what
+// droot-pack would produce: config.json, .drootenv, a small rootfs, the manifest last. Every other case is
+// "valid" with one thing wrong; `droot-hostile-gen --list` prints them. tests/integration/hostile_test.sh
+// asserts what droot-exec says about each.
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "archive_ptr.h"
+#include "artifact_config.h"
+#include "error.h"
+#include "hash.h"
+#include "io.h"
+#include "minisign.h"
+#include "mtree.h"
+#include "trailer.h"
+
+namespace {
+
+using namespace droot;
+
+constexpr int64_t kMtime = 1700000000;
+
+struct Node {
+  Node(std::string p, char t, uint32_t m, std::string d = "", uint64_t u = 0, uint64_t g = 0)
+      : path(std::move(p)), type(t), mode(m), data(std::move(d)), uid(u), gid(g) {}
+  Node unlisted() && {
+    in_manifest = false;
+    return std::move(*this);
+  }
+
+  std::string path;
+  char type;      // f file, d dir, l symlink, h hard link, c char, b block, p fifo
+  uint32_t mode;
+  std::string data;  // file content, symlink or hard link target
+  uint64_t uid, gid;
+  std::map<std::string, std::string> xattrs;
+  bool in_manifest = true;
+  std::optional<std::string> manifest_data;  // the content the manifest claims, if not `data`
+  std::optional<uint32_t> manifest_mode;     // the mode the manifest claims, if not `mode`
+};
+
+struct Spec {
+  std::vector<Node> rootfs;
+  std::vector<std::string> extra_manifest_lines;  // entries the archive lacks
+  std::vector<Node> after_manifest;
+  bool with_manifest = true;
+  Compression compression = Compression::zstd;
+  // Post-processing of the signed bytes.
+  enum class Sign { trailer, none, wrong_key, key_id_mismatch } sign = Sign::trailer;
+  std::function<void(std::string& payload, std::string& minisig)> tamper;
+  std::function<void(std::string& artifact)> tamper_file;
+};
+
+// security.capability for cap_net_raw+ep (struct vfs_cap_data, revision 2, little-endian).
+std::string net_raw_capability() {
+  const uint32_t words[5] = {0x02000001, 1u << 13, 0, 0, 0};
+  std::string out;
+  for (uint32_t w : words)
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((w >> (8 * i)) & 0xff));
+  return out;
+}
+
+std::vector<Node> valid_rootfs(const std::string& variant) {
+  Node ping("bin/ping", 'f', 0755, "not really ping\n");
+  ping.xattrs = {{"security.capability", net_raw_capability()}, {"user.dropped", "x"}};
+  return {
+      {"bin", 'd', 0755},
+      {"bin/hello", 'f', 0755, "#!/bin/sh\necho hello from droot\n"},
+      ping,
+      {"bin/su", 'f', 04755, "setuid\n"},
+      {"etc", 'd', 0755},
+      {"etc/alternatives", 'd', 0755},
+      {"etc/alternatives/editor", 'l', 0777, "/bin/hello"},
+      {"etc/editor", 'l', 0777, "/etc/alternatives/editor"},
+      {"etc/motd", 'f', 0644, "welcome\n"},
+      {"etc/motd.hard", 'h', 0644, "etc/motd"},
+      {"etc/passwd", 'f', 0644, "root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345::/home/app:/bin/sh\n"},
+      {"etc/shadow", 'f', 0640, "root:*:19000::::::\n", 0, 42},
+      {"home", 'd', 0755},
+      {"home/app", 'd', 0750, "", 1234, 2345},
+      {"home/app/a file with spaces", 'f', 0600, "", 1234, 2345},
+      {"srv", 'd', 0755},
+      {"srv/version", 'f', 0644, variant + "\n"},
+      {"tmp", 'd', 01777},
+  };
+}
+
+Spec valid_spec(const std::string& variant) {
+  Spec s;
+  s.rootfs = valid_rootfs(variant);
+  return s;
+}
+
+void insert_after(Spec& s, const std::string& path, std::vector<Node> nodes) {
+  for (size_t i = 0; i < s.rootfs.size(); ++i)
+    if (s.rootfs[i].path == path) {
+      s.rootfs.insert(s.rootfs.begin() + static_cast<long>(i) + 1, nodes.begin(), nodes.end());
+      return;
+    }
+  throw Error("no node " + path);
+}
+
+Node& node(Spec& s, const std::string& path) {
+  for (auto& n : s.rootfs)
+    if (n.path == path) return n;
+  throw Error("no node " + path);
+}
+
+// Changes one character after `marker` into another one of the same alphabet (base64 stays base64), so
+// the damage reaches the signature check instead of stopping at the parser.
+void flip_in(std::string& text, const std::string& marker, size_t skip) {
+  size_t at = text.find(marker);
+  if (at == std::string::npos) throw Error("marker not found: " + marker);
+  char& c = text[at + marker.size() + skip];
+  c = c == 'A' ? 'B' : 'A';
+}
+
+std::map<std::string, std::function<void(Spec&)>> cases() {
+  std::map<std::string, std::function<void(Spec&)>> c;
+  c["valid"] = [](Spec&) {};
+  c["valid-gzip"] = [](Spec& s) { s.compression = Compression::gzip; };
+  // ARG = size in MiB of an incompressible file: for the disk-full test.
+  c["big"] = [](Spec&) {};
+  c["unsigned"] = [](Spec& s) { s.sign = Spec::Sign::none; };
+  c["dotdot"] = [](Spec& s) { s.rootfs.push_back({"../escape", 'f', 0644, "escaped\n"}); };
+  c["dotdot-inner"] = [](Spec& s) { insert_after(s, "bin/su", {{"bin/../../escape", 'f', 0644, "escaped\n"}}); };
+  c["absolute"] = [](Spec& s) { s.rootfs.push_back({"/tmp/droot-hostile-absolute", 'f', 0644, "escaped\n"}); };
+  // A symlink to a directory outside, then a file "inside" it.
+  c["symlink-dir-write"] = [](Spec& s) {
+    s.rootfs.push_back({"evil", 'l', 0777, "/tmp/droot-hostile-victim"});
+    s.rootfs.push_back({"evil/pwned", 'f', 0644, "written through a symlink\n"});
+  };
+  // Even a symlink that stays inside the tree is never written through.
+  c["symlink-inner-write"] = [](Spec& s) {
+    insert_after(s, "etc/shadow", {{"etc/lib", 'l', 0777, "../srv"}, {"etc/lib/x", 'f', 0644, "through\n"}});
+  };
+  // A symlink to a file, then a regular file of the same name (tar would open the link's target).
+  c["symlink-file-write"] = [](Spec& s) {
+    s.rootfs.push_back({"zz", 'l', 0777, "/tmp/droot-hostile-victim/file"});
+    s.rootfs.push_back(Node("zz", 'f', 0644, "written through a symlink\n").unlisted());
+  };
+  // droot's own metadata directory as a symlink, placed before the metadata files land in it.
+  c["metadata-symlink"] = [](Spec& s) { s.rootfs.insert(s.rootfs.begin(), {".droot", 'l', 0777, "/tmp"}); };
+  c["hardlink-outside"] = [](Spec& s) { s.rootfs.push_back({"zz-shadow", 'h', 0640, "/etc/shadow"}); };
+  c["hardlink-dotdot"] = [](Spec& s) { s.rootfs.push_back({"zz-shadow", 'h', 0640, "../../../../etc/shadow"}); };
+  c["hardlink-later"] = [](Spec& s) {
+    insert_after(s, "bin/hello", {{"bin/early", 'h', 0644, "srv/version"}});
+  };
+  c["hardlink-symlink"] = [](Spec& s) { insert_after(s, "etc/editor", {{"etc/editor.hard", 'h', 0777, "etc/editor"}}); };
+  c["device-char"] = [](Spec& s) { s.rootfs.push_back({"zz-null", 'c', 0666, "1:3"}); };
+  c["device-block"] = [](Spec& s) { s.rootfs.push_back({"zz-sda", 'b', 0660, "8:0"}); };
+  c["fifo"] = [](Spec& s) { s.rootfs.push_back({"zz-fifo", 'p', 0644}); };
+  c["duplicate-file"] = [](Spec& s) {
+    insert_after(s, "etc/passwd", {Node("etc/passwd", 'f', 0644, "root::0:0::/:/bin/sh\n").unlisted()});
+  };
+  c["duplicate-dir"] = [](Spec& s) { s.rootfs.push_back(Node("etc", 'd', 0777).unlisted()); };
+  c["content-differs"] = [](Spec& s) { node(s, "etc/passwd").manifest_data = "root:x:0:0:root:/root:/bin/bash\n"; };
+  c["not-in-manifest"] = [](Spec& s) { s.rootfs.push_back(Node("zz-extra", 'f', 0644, "unlisted\n").unlisted()); };
+  c["missing-from-archive"] = [](Spec& s) {
+    s.extra_manifest_lines.push_back(format_manifest_line({"zz-missing", "file", 0644, 0, 0, 3, "", sha256_hex("hi\n")}));
+  };
+  c["mode-differs"] = [](Spec& s) { node(s, "bin/su").manifest_mode = 0755; };
+  c["no-manifest"] = [](Spec& s) { s.with_manifest = false; };
+  c["after-manifest"] = [](Spec& s) { s.after_manifest.push_back({"zz-late", 'f', 0644, "late\n"}); };
+  c["dot-entry"] = [](Spec& s) { s.rootfs.insert(s.rootfs.begin(), {".", 'd', 0777}); };
+  c["flip-payload"] = [](Spec& s) { s.tamper_file = [](std::string& a) { a[a.size() / 3] ^= 0x01; }; };
+  c["flip-trailer"] = [](Spec& s) {
+    // The second line of the minisig is the signature over the payload's BLAKE2b-512.
+    s.tamper = [](std::string&, std::string& sig) { flip_in(sig, "\n", 20); };
+  };
+  c["flip-comment"] = [](Spec& s) {
+    s.tamper = [](std::string&, std::string& sig) { flip_in(sig, "\ntrusted comment: ", 3); };
+  };
+  c["wrong-key"] = [](Spec& s) { s.sign = Spec::Sign::wrong_key; };
+  c["keyid-mismatch"] = [](Spec& s) { s.sign = Spec::Sign::key_id_mismatch; };
+  c["truncated"] = [](Spec& s) { s.tamper_file = [](std::string& a) { a.resize(a.size() / 2); }; };
+  c["truncated-tail"] = [](Spec& s) { s.tamper_file = [](std::string& a) { a.resize(a.size() - 7); }; };
+  // The bare payload, for signing with Debian's minisign in the test.
+  c["payload-only"] = [](Spec& s) { s.sign = Spec::Sign::none; };
+  return c;
+}
+
+// Pseudo-random, incompressible, reproducible.
+std::string noise(size_t size) {
+  std::string out(size, '\0');
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (size_t i = 0; i < size; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    out[i] = static_cast<char>(x);
+  }
+  return out;
+}
+
+class TarBuilder {
+ public:
+  explicit TarBuilder(Compression c) : a_(archive_write_new()) {
+    check(archive_write_set_format_pax_restricted(a_.get()), "pax");
+    if (c == Compression::zstd) check(archive_write_add_filter_zstd(a_.get()), "zstd");
+    if (c == Compression::gzip) check(archive_write_add_filter_gzip(a_.get()), "gzip");
+    check(archive_write_set_bytes_in_last_block(a_.get(), 1), "last block");
+    check(archive_write_open2(a_.get(), this, nullptr, &TarBuilder::on_write, nullptr, nullptr), "open");
+  }
+
+  void add(const Node& n) {
+    ArchiveEntry e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), n.path.c_str());
+    archive_entry_set_uid(e.get(), static_cast<la_int64_t>(n.uid));
+    archive_entry_set_gid(e.get(), static_cast<la_int64_t>(n.gid));
+    archive_entry_set_mtime(e.get(), kMtime, 0);
+    static const std::map<char, unsigned> types = {{'f', AE_IFREG}, {'h', AE_IFREG}, {'d', AE_IFDIR}, {'l', AE_IFLNK},
+                                                   {'c', AE_IFCHR}, {'b', AE_IFBLK}, {'p', AE_IFIFO}};
+    archive_entry_set_filetype(e.get(), types.at(n.type));
+    archive_entry_set_perm(e.get(), n.mode);
+    if (n.type == 'f') archive_entry_set_size(e.get(), static_cast<la_int64_t>(n.data.size()));
+    if (n.type == 'l') archive_entry_set_symlink(e.get(), n.data.c_str());
+    if (n.type == 'h') archive_entry_set_hardlink(e.get(), n.data.c_str());
+    if (n.type == 'c' || n.type == 'b') {
+      unsigned major = 0, minor = 0;
+      std::sscanf(n.data.c_str(), "%u:%u", &major, &minor);
+      archive_entry_set_rdevmajor(e.get(), major);
+      archive_entry_set_rdevminor(e.get(), minor);
+    }
+    for (const auto& [k, v] : n.xattrs) archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
+    check(archive_write_header(a_.get(), e.get()), "header " + n.path);
+    if (n.type == 'f' && !n.data.empty() &&
+        archive_write_data(a_.get(), n.data.data(), n.data.size()) != static_cast<la_ssize_t>(n.data.size()))
+      throw Error("data " + n.path + ": " + archive_error(a_.get()));
+  }
+
+  std::string finish() {
+    check(archive_write_close(a_.get()), "close");
+    return std::move(out_);
+  }
+
+ private:
+  static la_ssize_t on_write(archive*, void* self, const void* buf, size_t size) {
+    static_cast<TarBuilder*>(self)->out_.append(static_cast<const char*>(buf), size);
+    return static_cast<la_ssize_t>(size);
+  }
+  void check(int rc, const std::string& what) {
+    if (rc != ARCHIVE_OK) throw Error(what + ": " + archive_error(a_.get()));
+  }
+
+  ArchiveWriter a_;
+  std::string out_;
+};
+
+std::string manifest_for(const Spec& s) {
+  std::map<std::string, const Node*> by_path;
+  for (const auto& n : s.rootfs) by_path.emplace(n.path, &n);
+  std::string text = manifest_header();
+  for (const auto& n : s.rootfs) {
+    if (!n.in_manifest) continue;
+    static const std::map<char, std::string> names = {{'f', "file"}, {'h', "file"}, {'d', "dir"},  {'l', "link"},
+                                                      {'c', "char"}, {'b', "block"}, {'p', "fifo"}};
+    ManifestEntry m{n.path, names.at(n.type), n.manifest_mode.value_or(n.mode), n.uid, n.gid, 0, "", ""};
+    // The manifest describes a normalised path; hostile ones are written as they are.
+    if (m.path.rfind("./", 0) == 0) m.path = m.path.substr(2);
+    if (n.type == 'l') m.link = n.data;
+    const Node* content = &n;
+    if (n.type == 'h' && by_path.count(n.data)) content = by_path.at(n.data);
+    if (m.type == "file") {
+      std::string data = content->manifest_data.value_or(content->data);
+      m.size = data.size();
+      m.sha256 = sha256_hex(data);
+    }
+    if (n.path == "." || n.path.empty()) continue;
+    text += format_manifest_line(m);
+  }
+  for (const auto& line : s.extra_manifest_lines) text += line;
+  return text;
+}
+
+struct Keys {
+  minisign::SecretKey trusted;
+  minisign::SecretKey other;
+};
+
+minisign::SecretKey key_in(const std::string& dir, const std::string& name) {
+  const std::string sec = dir + "/" + name + ".sec";
+  if (::access(sec.c_str(), F_OK) == 0)
+    return minisign::load_secret_key(sec, [] () -> std::string { throw Error("test keys have no password"); });
+  minisign::SecretKey key = minisign::generate_secret_key();
+  TempFile s(sec, 0600);
+  write_all(s.fd(), minisign::format_secret_key(key, std::nullopt), sec);
+  s.commit();
+  TempFile p(dir + "/" + name + ".pub");
+  write_all(p.fd(), minisign::format_public_key(key.public_part()), p.path());
+  p.commit();
+  return key;
+}
+
+std::string build(const std::string& name, Spec& spec, const std::string& arg, const Keys& keys) {
+  TarBuilder tar(spec.compression);
+  nlohmann::json config = {{"Env", {"PATH=/bin", "GREETING=hello world=1"}}, {"Cmd", {"/bin/hello"}}};
+  ImageInfo image{"hostile:" + name, "sha256:" + sha256_hex(name), {}, "2023-11-14T22:13:20Z", "linux", "amd64"};
+  if (name == "big") spec.rootfs.push_back({"srv/big", 'f', 0644, noise(std::stoul(arg.empty() ? "8" : arg) << 20)});
+  tar.add({std::string(kConfigPath), 'f', 0644, make_config_json(image, config, kMtime, "droot-hostile-gen")});
+  tar.add({std::string(kDrootEnvPath), 'f', 0644, make_drootenv(config["Env"])});
+  for (const auto& n : spec.rootfs) tar.add(n);
+  if (spec.with_manifest) tar.add({std::string(kManifestPath), 'f', 0644, manifest_for(spec)});
+  for (const auto& n : spec.after_manifest) tar.add(n);
+  std::string payload = tar.finish();
+  if (spec.sign == Spec::Sign::none) return payload;
+
+  Digest blake = Digest::blake2b512();
+  blake.update(payload);
+  std::string comment = "droot-artifact 1 image=" + image.ref + " id=" + image.id +
+                        " payload_sha256=" + sha256_hex(payload) + " compression=" + compression_name(spec.compression);
+  const minisign::SecretKey& key = spec.sign == Spec::Sign::trailer ? keys.trusted : keys.other;
+  minisign::Signature sig = minisign::sign_prehashed(key, blake.finish(), comment, "signature from droot-hostile-gen");
+  // Claims the trusted key's id for a signature made with another key.
+  if (spec.sign == Spec::Sign::key_id_mismatch) sig.key_id = keys.trusted.key_id;
+  std::string minisig = minisign::format_signature(sig);
+  if (spec.tamper) spec.tamper(payload, minisig);
+  std::string artifact = payload + make_trailer(spec.compression, minisig);
+  if (spec.tamper_file) spec.tamper_file(artifact);
+  return artifact;
+}
+
+int usage() {
+  std::fputs("usage: droot-hostile-gen CASE OUTDIR [ARG] | --list\n", stderr);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    auto all = cases();
+    if (argc == 2 && std::strcmp(argv[1], "--list") == 0) {
+      for (const auto& [name, _] : all) std::printf("%s\n", name.c_str());
+      return 0;
+    }
+    if (argc < 3 || argc > 4 || !all.count(argv[1])) return usage();
+    const std::string name = argv[1], dir = argv[2], arg = argc == 4 ? argv[3] : "";
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("cannot create " + dir);
+    Keys keys{key_in(dir, "test"), key_in(dir, "other")};
+    Spec spec = valid_spec(arg.empty() || name == "big" ? "v1" : arg);
+    all.at(name)(spec);
+    std::string bytes = build(name, spec, arg, keys);
+    const std::string path = dir + "/" + name + compression_extension(spec.compression);
+    TempFile out(path);
+    write_all(out.fd(), bytes, path);
+    out.commit();
+    std::printf("%s\n", path.c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "droot-hostile-gen: error: %s\n", e.what());
+    return 1;
+  }
+}
