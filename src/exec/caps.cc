@@ -25,23 +25,20 @@ constexpr std::array<const char*, 41> kCapNames = {
     "AUDIT_CONTROL", "SETFCAP",         "MAC_OVERRIDE",    "MAC_ADMIN",       "SYSLOG",         "WAKE_ALARM",
     "BLOCK_SUSPEND", "AUDIT_READ",      "PERFMON",         "BPF",             "CHECKPOINT_RESTORE"};
 
-CapMask all_caps(int last_cap) { return last_cap >= 63 ? ~CapMask{0} : cap_bit(last_cap + 1) - 1; }
-
-CapMask parse_list(const std::vector<std::string>& names, const char* flag, int last_cap) {
+// ALL → every bit; a name → its bit. Throws on an unknown name.
+CapMask parse_list(const std::vector<std::string>& names, const char* flag) {
   CapMask mask = 0;
   for (const auto& n : names) {
     std::string upper = n;
     std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
     if (upper == "ALL") {
-      mask |= all_caps(last_cap);
+      mask = ~CapMask{0};
       continue;
     }
     auto cap = cap_from_name(n);
     if (!cap)
       throw Error(std::string("run: ") + flag + " " + n +
                   ": unknown capability (names as in capabilities(7), with or without CAP_, e.g. NET_BIND_SERVICE)");
-    if (*cap > last_cap)
-      throw Error(std::string("run: ") + flag + " " + n + ": this kernel does not know that capability");
     mask |= cap_bit(*cap);
   }
   return mask;
@@ -86,12 +83,27 @@ int kernel_last_cap() {
   return cap;
 }
 
+CapMask own_bounding_set() {
+  CapMask mask = 0;
+  for (int cap = 0; cap <= kernel_last_cap(); ++cap)
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0) mask |= cap_bit(cap);
+  return mask;
+}
+
 CapState plan_caps(const std::vector<std::string>& add, const std::vector<std::string>& drop, bool root_user,
-                   int last_cap) {
-  CapMask dropped = parse_list(drop, "--cap-drop", last_cap);
-  CapMask added = parse_list(add, "--cap-add", last_cap);
+                   CapMask available) {
+  CapMask dropped = parse_list(drop, "--cap-drop");
+  CapMask added = parse_list(add, "--cap-add");
+  // A capability droot-exec does not hold itself cannot be handed on: refuse it by name, but let ALL mean
+  // "all that there are" (a host or a container may lack some, e.g. SYS_RESOURCE).
+  bool all = added == ~CapMask{0};
+  if (all) added = available;
+  for (int cap = 0; cap < 64; ++cap)
+    if ((added & cap_bit(cap)) && !(available & cap_bit(cap)))
+      throw Error("run: --cap-add " + cap_name(cap) + ": droot-exec does not have this capability itself " +
+                  "(not in its bounding set, or unknown to this kernel), so it cannot give it to the command");
   CapState s;
-  s.bounding = ((default_cap_keep() & all_caps(last_cap)) & ~dropped) | added;
+  s.bounding = ((default_cap_keep() & available) & ~dropped) | added;
   if (root_user)
     s.permitted = s.effective = s.bounding;
   else  // ambient needs the capability in permitted and inheritable as well

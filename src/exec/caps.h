@@ -27,6 +27,8 @@ std::optional<int> cap_from_name(const std::string& name);
 std::string cap_name(int cap);
 // The highest capability number of the running kernel.
 int kernel_last_cap();
+// The capabilities droot-exec itself may hold (its bounding set): all it can pass on.
+CapMask own_bounding_set();
 
 struct CapState {
   CapMask bounding = 0;
@@ -37,9 +39,10 @@ struct CapState {
 };
 
 // The five sets for the command, from the keep-list changed by --cap-drop (CAP or ALL, applied first) and
-// --cap-add (CAP or ALL), for a root or a non-root user. Throws Error on an unknown name.
+// --cap-add (CAP or ALL), for a root or a non-root user; `available` is what droot-exec can give
+// (own_bounding_set()). Throws Error on an unknown name or one droot-exec does not have.
 CapState plan_caps(const std::vector<std::string>& add, const std::vector<std::string>& drop, bool root_user,
-                   int last_cap = 40);
+                   CapMask available);
 
 // Step 1, while still fully privileged (PR_CAPBSET_DROP needs CAP_SETPCAP): shrink the bounding set, clear
 // ambient, and ask the kernel to keep the permitted set across the uid change if it will be needed.

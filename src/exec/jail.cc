@@ -79,11 +79,11 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
       }
     }
     if (denied && err == ENOENT) err = EACCES;
-    if (err == ENOENT) tried = file + "' in PATH '" + path;
+    if (err == ENOENT) tried = file + "' (searched PATH=" + path + ")";
   }
   bool not_found = err == ENOENT || err == ENOTDIR;
-  die("cannot run the command '" + tried + "': " + (not_found ? "not found in the image" : errno_text(err)),
-      not_found ? 127 : 126);
+  if (tried.back() != ')') tried += "'";
+  die("cannot run '" + tried + ": " + (not_found ? "not found in the image" : errno_text(err)), not_found ? 127 : 126);
 }
 
 // The command's process, forked by PID 1. Every step needs the privileges the next one removes.

@@ -56,7 +56,7 @@ void set_attrs(int mount_fd, uint64_t attrs, bool recursive, const std::string& 
   // Only the named flags change; nosuid/nodev/noexec already on the source are kept (bubblewrap has to
   // re-read them from statvfs and pass them back to MS_REMOUNT; mount_setattr leaves them alone).
   if (mount_setattr(mount_fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
-    throw_errno("cannot make " + what + " read-only");
+    throw_errno("cannot change the mount flags of " + what);
 }
 
 // Binds the host path `source` (already checked to exist) onto `dest` inside the rootfs.
@@ -165,6 +165,9 @@ void build_jail_root(const MountPlan& plan) {
     throw_errno("cannot bind the rootfs " + plan.rootfs + " onto itself");
   UniqueFd root(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!root) throw_errno("cannot open the rootfs " + plan.rootfs);
+  // A device node shipped in the image (deploy --allow-devices) would open the host's disk without any
+  // capability: only /dev, which droot-exec fills itself, has working nodes.
+  set_attrs(root.get(), MOUNT_ATTR_NODEV, false, "the rootfs " + plan.rootfs);
 
   build_dev(root.get());
   build_proc(root.get());

@@ -36,7 +36,7 @@ const std::vector<std::string>& seccomp_denied_syscalls() {
       "clock_adjtime", "adjtimex", "stime", "quotactl", "quotactl_fd", "nfsservctl", "lookup_dcookie", "uselib",
       "_sysctl", "sysfs", "ustat", "vm86", "vm86old",
       // re-shaping the jail: its mounts were made before this filter and stay as they are
-      "mount", "umount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree", "fsopen", "fsconfig",
+      "mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
       "fsmount", "fspick", "mount_setattr", "unshare", "setns",
       // other processes' memory
       "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",

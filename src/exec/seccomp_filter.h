@@ -3,11 +3,14 @@
 // a feature keeps running. It is loaded last, right before execve, after the jail's own mounts are done;
 // with no_new_privs set, no privilege is needed to load it.
 //
+// chroot is not on it: after pivot_root and the detach there is no way out through it, and sshd or bind
+// use it legitimately (with --cap-add SYS_CHROOT).
+//
 // The list (seccomp_denied_syscalls() in seccomp_filter.cc, documented in docs/run.md):
 //   kernel and system: kexec_load, kexec_file_load, init_module, finit_module, delete_module, reboot, swapon,
 //     swapoff, acct, iopl, ioperm, syslog, settimeofday, clock_settime, clock_adjtime, adjtimex, quotactl,
 //     nfsservctl, lookup_dcookie, uselib, _sysctl, personality(other than PER_LINUX)…
-//   the jail itself: mount, umount2, pivot_root, chroot, move_mount, open_tree, fsopen, fsconfig, fsmount,
+//   the jail itself: mount, umount2, pivot_root, move_mount, open_tree, fsopen, fsconfig, fsmount,
 //     fspick, mount_setattr, unshare, setns, clone/clone3 with namespace flags
 //   other processes: ptrace, process_vm_readv, process_vm_writev, kcmp, pidfd_getfd
 //   kernel attack surface: keyctl, add_key, request_key, bpf, perf_event_open, userfaultfd, io_uring_setup,
