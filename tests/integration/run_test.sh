@@ -1,0 +1,618 @@
+# shellcheck shell=bash
+# droot-exec run: the jail, with real namespaces, mounts and cgroups (run as root; no docker needed).
+# Helpers written in C live in tests/jail/ and are compiled statically at test time.
+
+# jail_root DIR [CONFIG]: a busybox rootfs; CONFIG is the inside of config.json's "config" object.
+jail_root() {
+  build_busybox_rootfs "$1"
+  mkdir -p "$1/proc" "$1/dev" "$1/mnt"
+  : >"$1/etc/resolv.conf"
+  : >"$1/etc/hosts"
+  if [ $# -ge 2 ]; then
+    mkdir -p "$1/.droot"
+    printf '{"droot_artifact":1,"image":{"ref":"droot-test/run:1"},"config":{%s}}\n' "$2" >"$1/.droot/config.json"
+  fi
+}
+
+# jail_helper NAME DEST: tests/jail/NAME.c, static, at DEST.
+jail_helper() {
+  cc -static -O1 -o "$2" "$DROOT_SRC/tests/jail/$1.c"
+}
+
+# The host's mount table without the lines of other test runs that may be going on at the same time.
+host_mounts() {
+  awk -v mine="$TEST_TMP" 'index($0, "/tmp/droot-it.") == 0 || index($0, mine) > 0' /proc/self/mountinfo
+}
+
+run_cgroups_left() {
+  { find /sys/fs/cgroup -maxdepth 6 -type d -name 'droot-run-*' 2>/dev/null || true; } | wc -l
+}
+
+# status_line FIELD: "FIELD: value" from /proc/self/status of the command, printed by `grep`.
+cap_lines() {
+  run "$EXEC" run "$@" sh -c 'grep -E "^(Cap|NoNewPrivs)" /proc/self/status'
+  assert_status 0
+  echo "$out" | tr -s '\t ' ' '
+}
+
+test_run_default_command_user_env_workdir_from_image_config() {
+  jail_root root '"Env":["PATH=/usr/bin:/bin","GREETING=hello world","OPTS=a=b c"],"User":"app","WorkingDir":"/srv",
+    "Entrypoint":["/bin/sh","-c"],"Cmd":["echo \"$GREETING|$OPTS|$(pwd)|$(id -un)|$HOME\""]'
+  run "$EXEC" run root
+  assert_status 0
+  assert_eq "hello world|a=b c|/srv|app|/home/app" "$out"
+  # COMMAND replaces Cmd and keeps the Entrypoint, as with docker run.
+  run "$EXEC" run root -- 'echo replaced $GREETING'
+  assert_status 0
+  assert_eq "replaced hello world" "$out"
+  # -w and -u override the image's choices.
+  run "$EXEC" run -w /tmp -u root root 'echo $(pwd) $(id -u)'
+  assert_eq "/tmp 0" "$out"
+  run "$EXEC" run -w /does-not-exist root 'true'
+  assert_status 125
+  assert_contains "$err" "cannot enter the working directory /does-not-exist"
+}
+
+test_run_env_overrides_env_file_and_host_values() {
+  jail_root root '"Env":["A=image","B=image","C=image","GONE=image"]'
+  printf '# comment\nB=file\nC=file\n' >env.list
+  export FROM_HOST="host value"
+  unset GONE || true
+  run "$EXEC" run --env-file env.list -e C=flag -e FROM_HOST -e GONE root sh -c 'env | grep -E "^(A|B|C|GONE|FROM_HOST|HOME|PATH)=" | sort'
+  assert_status 0
+  assert_eq "A=image
+B=file
+C=flag
+FROM_HOST=host value
+HOME=/root
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "$out"
+  run "$EXEC" run -e HOME=/elsewhere -u app root sh -c 'echo $HOME'
+  assert_eq "/elsewhere" "$out"
+  run "$EXEC" run -e '=x' root true
+  assert_status 125
+  assert_contains "$err" "droot-exec: error: run: -e '=x': expected KEY=VALUE"
+}
+
+test_run_drootenv_fallback_and_missing_default_command() {
+  jail_root root
+  printf 'FOO=from drootenv\nBAR=x=y\n' >root/.drootenv
+  run "$EXEC" run root sh -c 'echo "$FOO|$BAR"'
+  assert_status 0
+  assert_eq "from drootenv|x=y" "$out"
+  run "$EXEC" run root
+  assert_status 125
+  assert_contains "$err" "has no .droot/config.json, so there is no default command; give a COMMAND"
+  jail_root root2 '"Env":["X=1"]'
+  run "$EXEC" run root2
+  assert_status 125
+  assert_contains "$err" "neither Entrypoint nor Cmd"
+}
+
+test_run_dest_with_current_runs_that_release() {
+  mkdir -p dest/releases
+  jail_root dest/releases/r1
+  jail_root dest/releases/r2
+  echo r1 >dest/releases/r1/release
+  echo r2 >dest/releases/r2/release
+  ln -s releases/r1 dest/current
+  run "$EXEC" run dest cat /release
+  assert_status 0
+  assert_eq "r1" "$out"
+  ln -sfn releases/r2 dest/current
+  run "$EXEC" run dest cat /release
+  assert_eq "r2" "$out"
+  # A deploy directory without `current`, or with a dangling one, is refused rather than run as a rootfs.
+  rm dest/current
+  run "$EXEC" run dest true
+  assert_status 125
+  assert_contains "$err" "without a \`current\` link"
+  ln -s releases/gone dest/current
+  run "$EXEC" run dest true
+  assert_status 125
+  assert_contains "$err" "points to a release that does not exist"
+  run "$EXEC" run "$TEST_TMP/missing" true
+  assert_status 125
+  assert_contains "$err" "$TEST_TMP/missing (DEST or ROOT): No such file or directory"
+}
+
+test_run_dev_has_the_standard_nodes_and_a_private_devpts() {
+  jail_root root
+  run "$EXEC" run root sh -c 'head -c 16 /dev/zero | od -An -tx1 | tr -d " \n"; echo'
+  assert_status 0
+  assert_eq "00000000000000000000000000000000" "$out" "/dev/zero must read zeros"
+  run "$EXEC" run root sh -c 'echo x >/dev/full'
+  assert_ne 0 "$status"
+  assert_contains "$err" "No space left on device"
+  run "$EXEC" run root sh -c 'for d in null zero full random urandom tty; do echo "$d $(stat -c %t:%T /dev/$d)"; done'
+  assert_eq "null 1:3
+zero 1:5
+full 1:7
+random 1:8
+urandom 1:9
+tty 5:0" "$out"
+  run "$EXEC" run root sh -c 'ls /dev | tr "\n" " "; echo; for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done | tr "\n" " "'
+  assert_eq "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero 
+pts/ptmx /proc/self/fd /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2 " "$out"
+  # A new devpts instance: none of the host's ptys, and the mode/ptmxmode asked for.
+  run "$EXEC" run root sh -c 'ls /dev/pts; grep " /dev/pts " /proc/self/mountinfo'
+  assert_contains "$out" "ptmx"
+  assert_not_contains "$out" "0
+"
+  assert_contains "$out" "mode=620,ptmxmode=666"
+  run "$EXEC" run root sh -c 'echo shared >/dev/shm/x && cat /dev/shm/x'
+  assert_eq "shared" "$out"
+}
+
+test_run_proc_is_fresh_and_hides_the_host() {
+  jail_root root
+  run "$EXEC" run root sh -c 'echo $$; tr "\0" " " </proc/1/cmdline; echo; ls /proc | grep -c "^[0-9]"'
+  assert_status 0
+  local lines
+  mapfile -t lines <<<"$out"
+  assert_eq "2" "${lines[0]}" "the command is PID 2, after droot-exec's init"
+  assert_contains "${lines[1]}" "droot-exec"
+  [ "${lines[2]}" -le 4 ] || fail "the jail sees ${lines[2]} processes: the host's are visible"
+  # /proc/sys is read-only (root owns it by uid alone), the leaky files are masked.
+  run "$EXEC" run root sh -c 'cat /proc/sys/kernel/core_pattern >/proc/sys/kernel/core_pattern'
+  assert_ne 0 "$status"
+  assert_contains "$err" "Read-only file system"
+  # /proc/timer_list (host-wide timers, with kernel addresses) reads as /dev/null; on the host it does not.
+  [ "$(wc -c </proc/timer_list)" -gt 0 ] || fail "the host's /proc/timer_list is empty: the check below proves nothing"
+  run "$EXEC" run root sh -c 'wc -c </proc/timer_list'
+  assert_status 0
+  assert_eq "0" "$(echo "$out" | tr -d ' ')"
+}
+
+test_run_capabilities_are_the_keep_list_with_no_new_privs() {
+  jail_root root
+  assert_eq "CapInh: 0000000000000000
+CapPrm: 00000000000004cf
+CapEff: 00000000000004cf
+CapBnd: 00000000000004cf
+CapAmb: 0000000000000000
+NoNewPrivs: 1" "$(cap_lines root)"
+  assert_eq "CapInh: 0000000000000000
+CapPrm: 0000000000000400
+CapEff: 0000000000000400
+CapBnd: 0000000000000400
+CapAmb: 0000000000000000
+NoNewPrivs: 1" "$(cap_lines --cap-drop ALL --cap-add NET_BIND_SERVICE root)"
+  # A non-root user: nothing effective (docker's behaviour), the keep-list only bounds.
+  assert_eq "CapInh: 0000000000000000
+CapPrm: 0000000000000000
+CapEff: 0000000000000000
+CapBnd: 00000000000004cf
+CapAmb: 0000000000000000
+NoNewPrivs: 1" "$(cap_lines -u app root)"
+  # ... unless a capability is asked for by name: it becomes ambient, so it survives execve.
+  assert_eq "CapInh: 0000000000000400
+CapPrm: 0000000000000400
+CapEff: 0000000000000400
+CapBnd: 00000000000004cf
+CapAmb: 0000000000000400
+NoNewPrivs: 1" "$(cap_lines -u app --cap-add cap_net_bind_service root)"
+  # Dropping CHOWN really takes it away.
+  run "$EXEC" run root sh -c 'touch /tmp/f && chown 5 /tmp/f'
+  assert_status 0
+  run "$EXEC" run --cap-drop chown root sh -c 'touch /tmp/f && chown 6 /tmp/f'
+  assert_ne 0 "$status"
+  assert_contains "$err" "Operation not permitted"
+  run "$EXEC" run --cap-add SYS_GODMODE root true
+  assert_status 125
+  assert_contains "$err" "--cap-add SYS_GODMODE: unknown capability"
+}
+
+test_run_setuid_binaries_gain_nothing() {
+  jail_root root
+  jail_helper probe root/bin/probe-suid
+  chmod 4755 root/bin/probe-suid
+  # Control: on the host the set-uid bit works, so the assertion below can fail.
+  cp root/bin/probe-suid suid-on-host
+  chmod 4755 suid-on-host
+  chmod 755 "$TEST_TMP"
+  run setpriv --reuid=1234 --regid=2345 --clear-groups ./suid-on-host ids
+  assert_contains "$out" "euid=0"
+  run "$EXEC" run -u app root /bin/probe-suid ids
+  assert_status 0
+  assert_eq "uid=1234 euid=1234 gid=2345 egid=2345" "$out"
+}
+
+test_run_user_that_exists_only_in_the_image() {
+  jail_root root
+  if getent passwd app >/dev/null || getent passwd 1234 >/dev/null; then
+    echo "note: the host has a user app or uid 1234; the test still checks the image's values"
+  fi
+  run "$EXEC" run -u app root sh -c 'grep -E "^(Uid|Gid|Groups)" /proc/self/status | tr -s "\t " " "; id -un; echo $HOME'
+  assert_status 0
+  assert_eq "Uid: 1234 1234 1234 1234
+Gid: 2345 2345 2345 2345
+Groups: 2345 3456 
+app
+/home/app" "$out"
+  run "$EXEC" run -u app:extra root sh -c 'id -g; id -G'
+  assert_eq "3456
+3456" "$out"
+  run "$EXEC" run -u 4242:4343 root sh -c 'id -u; id -g; echo $HOME'
+  assert_eq "4242
+4343
+/" "$out"
+  run "$EXEC" run -u ghost root true
+  assert_status 125
+  assert_contains "$err" "user 'ghost' not found in the image's /etc/passwd"
+  run "$EXEC" run -u app:ghosts root true
+  assert_status 125
+  assert_contains "$err" "group 'ghosts' not found in the image's /etc/group"
+}
+
+test_run_exit_statuses() {
+  jail_root root
+  touch root/not-executable
+  run "$EXEC" run root sh -c 'exit 7'
+  assert_status 7
+  run "$EXEC" run root sh -c 'kill -TERM $$'
+  assert_status 143
+  run "$EXEC" run root sh -c 'kill -KILL $$'
+  assert_status 137
+  run "$EXEC" run root no-such-command
+  assert_status 127
+  assert_contains "$err" "droot-exec: error: cannot run 'no-such-command' (searched PATH="
+  run "$EXEC" run root /bin/nope
+  assert_status 127
+  run "$EXEC" run root /not-executable
+  assert_status 126
+  assert_contains "$err" "Permission denied"
+  run "$EXEC" run root /tmp
+  assert_status 126
+}
+
+test_run_sigterm_to_droot_exec_reaches_the_command() {
+  jail_root root
+  mkdir out
+  "$EXEC" run --bind "$TEST_TMP/out:/out" root sh -c \
+    'trap "echo USR1 >>/out/seen" USR1; trap "echo TERM >>/out/seen; exit 143" TERM; echo ready >/out/ready; while :; do sleep 0.1; done' &
+  local pid=$! i
+  for i in $(seq 100); do [ -e out/ready ] && break; sleep 0.1; done
+  assert_file out/ready
+  kill -USR1 "$pid"
+  for i in $(seq 50); do grep -q USR1 out/seen 2>/dev/null && break; sleep 0.1; done
+  kill -TERM "$pid"
+  set +e
+  wait "$pid"
+  status=$?
+  set -e
+  assert_eq 143 "$status"
+  assert_eq "USR1
+TERM" "$(cat out/seen)"
+  # Without a handler the command dies of the signal and droot-exec reports 128+15.
+  "$EXEC" run root sleep 100 &
+  pid=$!
+  sleep 0.5
+  kill -TERM "$pid"
+  local start=$SECONDS
+  set +e
+  wait "$pid"
+  status=$?
+  set -e
+  assert_eq 143 "$status"
+  [ $((SECONDS - start)) -lt 5 ] || fail "the command did not stop promptly"
+}
+
+test_run_init_reaps_fifty_orphans() {
+  jail_root root
+  run "$EXEC" run root sh -c '
+    for i in $(seq 50); do (sleep 1 &); done
+    sleep 0.5
+    echo "orphans=$(grep -l "^PPid:[[:space:]]*1$" /proc/[0-9]*/status | wc -l)"
+    sleep 1.5
+    z=0
+    for s in /proc/[0-9]*/stat; do read -r l <"$s" 2>/dev/null; case "$l" in *") Z "*) z=$((z+1));; esac; done
+    echo "zombies=$z"'
+  assert_status 0
+  # Orphans were really reparented to the jail's init (≥ 50 plus the command itself) ...
+  local orphans
+  orphans="$(echo "$out" | sed -n 's/^orphans=//p')"
+  [ "$orphans" -ge 50 ] || fail "expected ≥ 50 processes reparented to PID 1, got $orphans"
+  # ... and init reaped them all.
+  assert_contains "$out" "zombies=0"
+}
+
+test_run_breakout_program_cannot_reach_a_host_marker() {
+  jail_root root
+  jail_helper breakout root/bin/breakout
+  echo droot-host-marker >"$TEST_TMP/host-marker"
+  # Control: from the host, the program does find the marker.
+  run root/bin/breakout "$TEST_TMP/host-marker"
+  assert_status 1
+  assert_contains "$out" "ESCAPED via direct open"
+  # A directory of the host and the marker itself left open by the caller must not survive into the jail.
+  exec 7<"$TEST_TMP" 8<"$TEST_TMP/host-marker"
+  local opts
+  for opts in "" "--cap-add SYS_CHROOT" "--cap-add ALL"; do
+    # shellcheck disable=SC2086
+    run "$EXEC" run $opts root /bin/breakout "$TEST_TMP/host-marker"
+    assert_not_contains "$out" "ESCAPED" "breakout with '$opts'"
+    assert_status 0
+    assert_contains "$out" "blocked: open_by_handle_at: Operation not permitted"
+  done
+  exec 7<&- 8<&-
+  # With CAP_SYS_CHROOT the classic chroot + chdir("..") trick runs, and ends at the jail's own root.
+  run "$EXEC" run --cap-add SYS_CHROOT root /bin/breakout "$TEST_TMP/host-marker"
+  assert_contains "$out" "blocked: chroot + chdir(..): No such file or directory"
+  assert_contains "$out" "blocked: /proc/1/exe: Permission denied"
+}
+
+test_run_bind_through_a_symlink_stays_inside_the_rootfs() {
+  jail_root root
+  mkdir data
+  echo from-host >data/file
+  ln -s /etc root/srv/abs
+  ln -s ../../../../../../../../.. root/srv/up
+  local probe=droot-run-test-$$
+  [ ! -e "/etc/$probe" ] || fail "/etc/$probe exists before the test"
+  run "$EXEC" run --bind "$TEST_TMP/data:/srv/abs/$probe" --tmpfs "/srv/abs/$probe-tmp" root \
+    sh -c "cat /etc/$probe/file; ls -d /etc/$probe-tmp"
+  assert_status 0
+  assert_eq "from-host
+/etc/$probe-tmp" "$out"
+  assert_no_file "/etc/$probe"
+  assert_no_file "/etc/$probe-tmp"
+  assert_file "root/etc/$probe"
+  # A symlink that climbs out of the rootfs is refused outright.
+  run "$EXEC" run --bind "$TEST_TMP/data:/srv/up/$probe" root true
+  assert_status 125
+  assert_contains "$err" "leads out of the rootfs"
+  assert_no_file "/$probe"
+  assert_no_file "$TEST_TMP/$probe"
+}
+
+test_run_ro_bind_is_read_only_even_below_submounts() {
+  jail_root root
+  mkdir -p data/sub
+  echo content >data/file
+  run "$EXEC" run --ro-bind "$TEST_TMP/data:/data" root sh -c 'cat /data/file; touch /data/new'
+  assert_ne 0 "$status"
+  assert_eq "content" "$out"
+  assert_contains "$err" "Read-only file system"
+  assert_no_file data/new
+  run "$EXEC" run -b "$TEST_TMP/data:/data" root sh -c 'echo written >/data/new'
+  assert_status 0
+  assert_eq "written" "$(cat data/new)"
+  # A mount below the source (nosuid, nodev, noexec) is read-only too, and keeps its flags. The host-side
+  # mount is made in a private namespace so it never appears on the host.
+  run unshare -m --propagation private sh -c "mount -t tmpfs -o nosuid,nodev,noexec none '$TEST_TMP/data/sub' &&
+    '$EXEC' run --ro-bind '$TEST_TMP/data:/data' root sh -c 'grep \" /data/sub \" /proc/self/mountinfo; touch /data/sub/x'"
+  assert_ne 0 "$status"
+  assert_contains "$out" " ro,nosuid,nodev,noexec"
+  assert_contains "$err" "Read-only file system"
+  run "$EXEC" run --bind /nonexistent-droot-source root true
+  assert_status 125
+  assert_contains "$err" "--bind /nonexistent-droot-source: the source: No such file or directory"
+}
+
+test_run_read_only_root_and_tmpfs() {
+  jail_root root
+  "$EXEC" run root true  # first run creates nothing more; snapshot after it
+  local before
+  before="$(snapshot root)"
+  run "$EXEC" run --read-only root sh -c 'touch /new'
+  assert_ne 0 "$status"
+  assert_contains "$err" "Read-only file system"
+  run "$EXEC" run --read-only --tmpfs /tmp root sh -c 'echo ok >/tmp/x && cat /tmp/x && echo dev >/dev/shm/y && grep " /tmp " /proc/self/mountinfo'
+  assert_status 0
+  assert_contains "$out" "ok"
+  assert_contains "$out" "nosuid,nodev"
+  assert_eq "$before" "$(snapshot root)" "the rootfs changed"
+}
+
+test_run_copies_are_private_and_not_bind_mounts_of_the_host() {
+  jail_root root
+  echo "nameserver 192.0.2.53" >resolv.test
+  local host_sum
+  host_sum="$(sha256sum /etc/hosts)"
+  run "$EXEC" run root sh -c 'cat /etc/hosts; echo junk >>/etc/hosts'
+  assert_status 0
+  assert_eq "$(cat /etc/hosts)" "$out"
+  assert_eq "$host_sum" "$(sha256sum /etc/hosts)" "a write in the jail reached the host's /etc/hosts"
+  assert_eq 0 "$(stat -c %s root/etc/hosts)" "the image's placeholder was rewritten"
+  # --copy replaces the default list; the copy can go to another place.
+  run "$EXEC" run --copy "$TEST_TMP/resolv.test:/etc/resolv.conf" root sh -c 'cat /etc/resolv.conf; wc -c </etc/hosts'
+  assert_status 0
+  assert_eq "nameserver 192.0.2.53
+0" "$out"
+  run "$EXEC" run --copy /nonexistent-droot-file root true
+  assert_status 125
+}
+
+test_run_hostname_and_net_none() {
+  jail_root root
+  local host_name
+  host_name="$(hostname)"
+  run "$EXEC" run --hostname jailbox root hostname
+  assert_eq "jailbox" "$out"
+  assert_eq "$host_name" "$(hostname)"
+  run "$EXEC" run --net none root sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; ip -o link show lo'
+  assert_status 0
+  assert_eq "lo" "$(echo "$out" | head -1)"
+  assert_eq 2 "$(echo "$out" | wc -l)" "--net none must show only lo"
+  assert_contains "$out" ",UP"
+  # The default shares the host's network: the same interfaces.
+  run "$EXEC" run root sh -c 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort'
+  assert_eq "$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort)" "$out"
+}
+
+test_run_pids_limit_stops_a_fork_loop_and_the_cgroup_goes_away() {
+  jail_root root
+  [ "$(run_cgroups_left)" -eq 0 ] || fail "droot-run-* cgroups exist before the test"
+  "$EXEC" run --pids-limit 10 root sh -c 'sleep 2' &
+  local pid=$! dir="" i
+  for i in $(seq 50); do
+    dir="$(find /sys/fs/cgroup -maxdepth 6 -type d -name "droot-run-$pid" 2>/dev/null | head -1 || true)"
+    [ -n "$dir" ] && break
+    sleep 0.05
+  done
+  [ -n "$dir" ] || fail "no cgroup droot-run-$pid while the jail runs"
+  assert_eq 10 "$(cat "$dir/pids.max")"
+  wait "$pid"
+  assert_no_file "$dir"
+  # An endless fork loop ends when fork fails (busybox sh gives up then); the processes are counted with
+  # shell built-ins only, since nothing can fork any more.
+  run "$EXEC" run --pids-limit 10 root sh -c 'sh -c "while :; do sleep 5 & done"
+    c=0; for p in /proc/[0-9]*; do c=$((c+1)); done; echo $c'
+  assert_status 0
+  assert_contains "$err" "can't fork"
+  [ "$out" -le 10 ] || fail "$out processes under --pids-limit 10"
+  assert_eq 0 "$(run_cgroups_left)"
+}
+
+test_run_memory_and_cpu_limits() {
+  jail_root root
+  "$EXEC" run --memory 32m --cpus 0.5 root sleep 2 &
+  local pid=$! mem="" cpu="" i
+  for i in $(seq 50); do
+    mem="$(find /sys/fs/cgroup -maxdepth 6 -type d -name "droot-run-$pid" -path "*memory*" 2>/dev/null | head -1 || true)"
+    cpu="$(find /sys/fs/cgroup -maxdepth 6 -type d -name "droot-run-$pid" -path "*/cpu*" ! -path "*cpuset*" 2>/dev/null | head -1 || true)"
+    if [ -z "$mem" ] && [ -e /sys/fs/cgroup/cgroup.controllers ]; then  # cgroup v2: one directory
+      mem="$(find /sys/fs/cgroup -maxdepth 6 -type d -name "droot-run-$pid" 2>/dev/null | head -1 || true)"
+      cpu="$mem"
+    fi
+    [ -n "$mem" ] && [ -n "$cpu" ] && break
+    sleep 0.05
+  done
+  [ -n "$mem" ] && [ -n "$cpu" ] || fail "no memory/cpu cgroup droot-run-$pid while the jail runs"
+  if [ -e "$mem/memory.max" ]; then
+    assert_eq 33554432 "$(cat "$mem/memory.max")"
+    assert_eq "50000 100000" "$(cat "$cpu/cpu.max")"
+  else
+    assert_eq 33554432 "$(cat "$mem/memory.limit_in_bytes")"
+    assert_eq 50000 "$(cat "$cpu/cpu.cfs_quota_us")"
+  fi
+  wait "$pid"
+  assert_no_file "$mem"
+  assert_no_file "$cpu"
+  # The limit is enforced: 100 MB in a shell variable does not fit in 32 MB.
+  run "$EXEC" run --memory 32m root sh -c 'x=$(head -c 100000000 /dev/zero | tr "\0" a); echo survived'
+  assert_status 137
+  assert_not_contains "$out" "survived"
+  assert_eq 0 "$(run_cgroups_left)"
+}
+
+test_run_limit_without_a_usable_cgroup_controller_is_an_error() {
+  jail_root root
+  # Hide every cgroup hierarchy (as in a container without cgroupfs), in a private mount namespace.
+  run unshare -m --propagation private sh -c "mount -t tmpfs none /sys/fs/cgroup && '$EXEC' run --memory 32m root true"
+  assert_status 125
+  assert_contains "$err" "--memory needs the memory cgroup controller"
+  run unshare -m --propagation private sh -c "mount -t tmpfs none /sys/fs/cgroup && '$EXEC' run root echo fine"
+  assert_status 0
+  assert_eq "fine" "$out"
+}
+
+test_run_rlimits() {
+  jail_root root
+  run "$EXEC" run --rlimit nofile=100:200 --rlimit core=0 root sh -c 'ulimit -n; grep -E "^Max (open files|core)" /proc/self/limits | tr -s " "'
+  assert_status 0
+  assert_eq "100
+Max core file size 0 0 bytes 
+Max open files 100 200 files " "$out"
+  run "$EXEC" run --rlimit nofiles=1 root true
+  assert_status 125
+  assert_contains "$err" "unknown limit 'nofiles'"
+  run "$EXEC" run --rlimit "nofile=10:$(( $(ulimit -Hn) + 1 ))" root true
+  assert_status 125
+  assert_contains "$err" "cannot set --rlimit nofile"
+}
+
+test_run_seccomp_denies_the_list_and_none_turns_it_off() {
+  jail_root root
+  jail_helper probe root/bin/probe
+  run "$EXEC" run --cap-add SYS_ADMIN root sh -c 'grep "^Seccomp:" /proc/self/status | tr -d "\t"; probe syscalls'
+  assert_status 0
+  assert_eq "Seccomp:2
+mount=EPERM
+keyctl=EPERM
+unshare_user=EPERM
+ptrace=EPERM
+bpf=EPERM
+perf_event_open=EPERM
+clone3=ENOSYS" "$out"
+  run "$EXEC" run --cap-add SYS_ADMIN --seccomp none root sh -c 'grep "^Seccomp:" /proc/self/status | tr -d "\t"; probe syscalls'
+  assert_status 0
+  assert_contains "$out" "Seccomp:0"
+  assert_contains "$out" "mount=ok"
+  assert_contains "$out" "keyctl=ok"
+  assert_contains "$out" "unshare_user=ok"
+  assert_contains "$out" "ptrace=ok"
+  assert_not_contains "$out" "clone3=ENOSYS"
+}
+
+test_run_closes_inherited_fds_and_hides_init() {
+  jail_root root
+  exec 7<"$TEST_TMP" 9>"$TEST_TMP/leak"
+  run "$EXEC" run root sh -c 'ls /proc/$$/fd | tr "\n" " "; readlink /proc/1/exe || echo no-exe'
+  exec 7<&- 9>&-
+  assert_status 0
+  assert_eq "0 1 2 no-exe" "$out"
+}
+
+test_run_tty_stays_usable_and_the_command_is_in_the_foreground() {
+  jail_root root
+  # script(1) gives droot-exec a pty as its controlling terminal, as an interactive shell would.
+  run script -qec "'$EXEC' run root sh -c 'read -r pid comm state ppid pgrp sid tty tpgid rest </proc/self/stat; [ \$pgrp = \$tpgid ] && echo foreground; [ -t 0 ] && echo tty'" /dev/null
+  assert_status 0
+  assert_contains "$out" "foreground"
+  assert_contains "$out" "tty"
+  # An interactive shell reads from the terminal and exits with its own status.
+  run sh -c "printf 'echo in-jail-\$((6*7))\nexit 5\n' | script -qec \"'$EXEC' run root sh -i\" /dev/null"
+  assert_status 5
+  assert_contains "$out" "in-jail-42"
+}
+
+test_run_leaves_the_host_mount_table_and_cgroups_unchanged() {
+  jail_root root
+  mkdir -p data
+  ln -s ../../../../../.. root/srv/up
+  local before
+  before="$(host_mounts)"
+  "$EXEC" run --bind "$TEST_TMP/data:/data" --ro-bind /etc:/host-etc --tmpfs /scratch --net none \
+    --memory 64m --pids-limit 50 --read-only root sh -c 'ls /data /host-etc /scratch >/dev/null'
+  # Failures half-way through building the jail: the partial jail lived in its own namespace only.
+  run "$EXEC" run --bind "$TEST_TMP/data:/data" --bind "$TEST_TMP/data:/srv/up/x" root true
+  assert_status 125
+  run "$EXEC" run -u ghost --memory 64m root true
+  assert_status 125
+  run "$EXEC" run --pids-limit 5 root no-such-command
+  assert_status 127
+  assert_eq "$before" "$(host_mounts)" "the host's mount table changed"
+  assert_eq 0 "$(run_cgroups_left)"
+}
+
+test_run_bad_inputs_give_clear_errors_and_leave_nothing() {
+  jail_root root
+  mkdir -p dest/releases
+  ln -s ../../../../../.. root/srv/up
+  local before
+  before="$(host_mounts)"
+  local -a cases=(
+    "No such file or directory|$TEST_TMP/nothing"
+    "without a \`current\` link|dest"
+    "user 'ghost' not found|-u ghost root"
+    "group 'ghosts' not found|-u app:ghosts root"
+    "the source: No such file or directory|--bind /nonexistent-droot:/x root"
+    "leads out of the rootfs|--bind /etc:/srv/up/etc root"
+    "unknown capability|--cap-drop NOPE root"
+    "expected KEY=VALUE|-e =oops root"
+    "expected a size|--memory lots root"
+    "expected host or none|--net bridge root"
+    "must be absolute|--tmpfs relative root"
+  )
+  local c
+  for c in "${cases[@]}"; do
+    # shellcheck disable=SC2086
+    run "$EXEC" run ${c#*|} true
+    assert_status 125
+    assert_contains "$err" "droot-exec: error: "
+    assert_contains "$err" "${c%%|*}"
+  done
+  assert_eq "$before" "$(host_mounts)"
+  assert_eq 0 "$(run_cgroups_left)"
+}
