@@ -6,8 +6,6 @@
 // droot-pack would produce: config.json, .drootenv, a small rootfs, the manifest last. Every other case is
 // "valid" with one thing wrong; `droot-hostile-gen --list` prints them. tests/integration/hostile_test.sh
 // asserts what droot-exec says about each.
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -15,68 +13,32 @@
 #include <cstring>
 #include <functional>
 #include <map>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "archive_ptr.h"
-#include "artifact_config.h"
 #include "error.h"
 #include "hash.h"
 #include "io.h"
 #include "minisign.h"
 #include "mtree.h"
+#include "test_archive.h"
 #include "trailer.h"
 
 namespace {
 
 using namespace droot;
 
-constexpr int64_t kMtime = 1700000000;
+using testing::Node;
 
-struct Node {
-  Node(std::string p, char t, uint32_t m, std::string d = "", uint64_t u = 0, uint64_t g = 0)
-      : path(std::move(p)), type(t), mode(m), data(std::move(d)), uid(u), gid(g) {}
-  Node unlisted() && {
-    in_manifest = false;
-    return std::move(*this);
-  }
-
-  std::string path;
-  char type;      // f file, d dir, l symlink, h hard link, c char, b block, p fifo
-  uint32_t mode;
-  std::string data;  // file content, symlink or hard link target
-  uint64_t uid, gid;
-  std::map<std::string, std::string> xattrs;
-  bool in_manifest = true;
-  std::optional<std::string> manifest_data;  // the content the manifest claims, if not `data`
-  std::optional<uint32_t> manifest_mode;     // the mode the manifest claims, if not `mode`
-};
-
-struct Spec {
-  std::vector<Node> rootfs;
-  std::vector<std::string> extra_manifest_lines;  // entries the archive lacks
-  std::vector<Node> after_manifest;
-  bool with_manifest = true;
-  Compression compression = Compression::zstd;
+struct Spec : testing::PayloadSpec {
   // Post-processing of the signed bytes.
   enum class Sign { trailer, none, wrong_key, key_id_mismatch } sign = Sign::trailer;
   std::function<void(std::string& payload, std::string& minisig)> tamper;
   std::function<void(std::string& artifact)> tamper_file;
 };
 
-// security.capability for cap_net_raw+ep (struct vfs_cap_data, revision 2, little-endian).
-std::string net_raw_capability() {
-  const uint32_t words[5] = {0x02000001, 1u << 13, 0, 0, 0};
-  std::string out;
-  for (uint32_t w : words)
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((w >> (8 * i)) & 0xff));
-  return out;
-}
-
 std::vector<Node> valid_rootfs(const std::string& variant) {
   Node ping("bin/ping", 'f', 0755, "not really ping\n");
-  ping.xattrs = {{"security.capability", net_raw_capability()}, {"user.dropped", "x"}};
+  ping.xattrs = {{"security.capability", testing::net_raw_capability()}, {"user.dropped", "x"}};
   return {
       {"bin", 'd', 0755},
       {"bin/hello", 'f', 0755, "#!/bin/sh\necho hello from droot\n"},
@@ -207,86 +169,6 @@ std::string noise(size_t size) {
   return out;
 }
 
-class TarBuilder {
- public:
-  explicit TarBuilder(Compression c) : a_(archive_write_new()) {
-    check(archive_write_set_format_pax_restricted(a_.get()), "pax");
-    if (c == Compression::zstd) check(archive_write_add_filter_zstd(a_.get()), "zstd");
-    if (c == Compression::gzip) check(archive_write_add_filter_gzip(a_.get()), "gzip");
-    check(archive_write_set_bytes_in_last_block(a_.get(), 1), "last block");
-    check(archive_write_open2(a_.get(), this, nullptr, &TarBuilder::on_write, nullptr, nullptr), "open");
-  }
-
-  void add(const Node& n) {
-    ArchiveEntry e(archive_entry_new());
-    archive_entry_set_pathname(e.get(), n.path.c_str());
-    archive_entry_set_uid(e.get(), static_cast<la_int64_t>(n.uid));
-    archive_entry_set_gid(e.get(), static_cast<la_int64_t>(n.gid));
-    archive_entry_set_mtime(e.get(), kMtime, 0);
-    static const std::map<char, unsigned> types = {{'f', AE_IFREG}, {'h', AE_IFREG}, {'d', AE_IFDIR}, {'l', AE_IFLNK},
-                                                   {'c', AE_IFCHR}, {'b', AE_IFBLK}, {'p', AE_IFIFO}};
-    archive_entry_set_filetype(e.get(), types.at(n.type));
-    archive_entry_set_perm(e.get(), n.mode);
-    if (n.type == 'f') archive_entry_set_size(e.get(), static_cast<la_int64_t>(n.data.size()));
-    if (n.type == 'l') archive_entry_set_symlink(e.get(), n.data.c_str());
-    if (n.type == 'h') archive_entry_set_hardlink(e.get(), n.data.c_str());
-    if (n.type == 'c' || n.type == 'b') {
-      unsigned major = 0, minor = 0;
-      std::sscanf(n.data.c_str(), "%u:%u", &major, &minor);
-      archive_entry_set_rdevmajor(e.get(), major);
-      archive_entry_set_rdevminor(e.get(), minor);
-    }
-    for (const auto& [k, v] : n.xattrs) archive_entry_xattr_add_entry(e.get(), k.c_str(), v.data(), v.size());
-    check(archive_write_header(a_.get(), e.get()), "header " + n.path);
-    if (n.type == 'f' && !n.data.empty() &&
-        archive_write_data(a_.get(), n.data.data(), n.data.size()) != static_cast<la_ssize_t>(n.data.size()))
-      throw Error("data " + n.path + ": " + archive_error(a_.get()));
-  }
-
-  std::string finish() {
-    check(archive_write_close(a_.get()), "close");
-    return std::move(out_);
-  }
-
- private:
-  static la_ssize_t on_write(archive*, void* self, const void* buf, size_t size) {
-    static_cast<TarBuilder*>(self)->out_.append(static_cast<const char*>(buf), size);
-    return static_cast<la_ssize_t>(size);
-  }
-  void check(int rc, const std::string& what) {
-    if (rc != ARCHIVE_OK) throw Error(what + ": " + archive_error(a_.get()));
-  }
-
-  ArchiveWriter a_;
-  std::string out_;
-};
-
-std::string manifest_for(const Spec& s) {
-  std::map<std::string, const Node*> by_path;
-  for (const auto& n : s.rootfs) by_path.emplace(n.path, &n);
-  std::string text = manifest_header();
-  for (const auto& n : s.rootfs) {
-    if (!n.in_manifest) continue;
-    static const std::map<char, std::string> names = {{'f', "file"}, {'h', "file"}, {'d', "dir"},  {'l', "link"},
-                                                      {'c', "char"}, {'b', "block"}, {'p', "fifo"}};
-    ManifestEntry m{n.path, names.at(n.type), n.manifest_mode.value_or(n.mode), n.uid, n.gid, 0, "", ""};
-    // The manifest describes a normalised path; hostile ones are written as they are.
-    if (m.path.rfind("./", 0) == 0) m.path = m.path.substr(2);
-    if (n.type == 'l') m.link = n.data;
-    const Node* content = &n;
-    if (n.type == 'h' && by_path.count(n.data)) content = by_path.at(n.data);
-    if (m.type == "file") {
-      std::string data = content->manifest_data.value_or(content->data);
-      m.size = data.size();
-      m.sha256 = sha256_hex(data);
-    }
-    if (n.path == "." || n.path.empty()) continue;
-    text += format_manifest_line(m);
-  }
-  for (const auto& line : s.extra_manifest_lines) text += line;
-  return text;
-}
-
 struct Keys {
   minisign::SecretKey trusted;
   minisign::SecretKey other;
@@ -307,21 +189,14 @@ minisign::SecretKey key_in(const std::string& dir, const std::string& name) {
 }
 
 std::string build(const std::string& name, Spec& spec, const std::string& arg, const Keys& keys) {
-  TarBuilder tar(spec.compression);
-  nlohmann::json config = {{"Env", {"PATH=/bin", "GREETING=hello world=1"}}, {"Cmd", {"/bin/hello"}}};
-  ImageInfo image{"hostile:" + name, "sha256:" + sha256_hex(name), {}, "2023-11-14T22:13:20Z", "linux", "amd64"};
+  spec.image_ref = "hostile:" + name;
   if (name == "big") spec.rootfs.push_back({"srv/big", 'f', 0644, noise(std::stoul(arg.empty() ? "8" : arg) << 20)});
-  tar.add({std::string(kConfigPath), 'f', 0644, make_config_json(image, config, kMtime, "droot-hostile-gen")});
-  tar.add({std::string(kDrootEnvPath), 'f', 0644, make_drootenv(config["Env"])});
-  for (const auto& n : spec.rootfs) tar.add(n);
-  if (spec.with_manifest) tar.add({std::string(kManifestPath), 'f', 0644, manifest_for(spec)});
-  for (const auto& n : spec.after_manifest) tar.add(n);
-  std::string payload = tar.finish();
+  std::string payload = testing::build_payload(spec);
   if (spec.sign == Spec::Sign::none) return payload;
 
   Digest blake = Digest::blake2b512();
   blake.update(payload);
-  std::string comment = "droot-artifact 1 image=" + image.ref + " id=" + image.id +
+  std::string comment = "droot-artifact 1 image=" + spec.image_ref + " id=sha256:" + sha256_hex(spec.image_ref) +
                         " payload_sha256=" + sha256_hex(payload) + " compression=" + compression_name(spec.compression);
   const minisign::SecretKey& key = spec.sign == Spec::Sign::trailer ? keys.trusted : keys.other;
   minisign::Signature sig = minisign::sign_prehashed(key, blake.finish(), comment, "signature from droot-hostile-gen");

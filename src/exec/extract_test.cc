@@ -1,0 +1,186 @@
+#include "extract.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "../../tests/hostile/scratch_dir.h"
+#include "../../tests/hostile/test_archive.h"
+#include "error.h"
+#include "hash.h"
+#include "io.h"
+
+using namespace droot;
+using namespace droot::exec;
+using droot::testing::Node;
+
+namespace {
+
+// A payload on disk and an empty release root next to it, as deploy has them after verification.
+struct Fixture {
+  testing::ScratchDir dir;
+  std::string payload;
+  UniqueFd payload_fd;
+  UniqueFd root;
+
+  explicit Fixture(const testing::PayloadSpec& spec) : payload(testing::build_payload(spec)) {
+    write_all(open_or_throw(dir / "p.tar.zst", O_WRONLY | O_CREAT, 0644).get(), payload, "payload");
+    payload_fd = open_or_throw(dir / "p.tar.zst", O_RDONLY);
+    REQUIRE(::mkdir((dir / "root").c_str(), 0700) == 0);
+    root = open_or_throw(dir / "root", O_RDONLY | O_DIRECTORY);
+  }
+  ExtractResult extract(ExtractOptions options = {}) {
+    return extract_payload({payload_fd.get(), payload.size(), sha256_hex(payload), "p.tar.zst"}, root.get(), options);
+  }
+  struct stat lstat_of(const std::string& rel) {
+    struct stat st {};
+    REQUIRE(::lstat((dir / ("root/" + rel)).c_str(), &st) == 0);
+    return st;
+  }
+  bool exists(const std::string& rel) { return ::access((dir / ("root/" + rel)).c_str(), F_OK) == 0; }
+};
+
+testing::PayloadSpec small_tree() {
+  testing::PayloadSpec spec;
+  Node ping("bin/ping", 'f', 0755, "ping\n");
+  ping.xattrs = {{"security.capability", testing::net_raw_capability()}, {"user.other", "x"}};
+  spec.rootfs = {{"bin", 'd', 0755},
+                 {"bin/su", 'f', 04755, "su\n"},
+                 ping,
+                 {"etc", 'd', 0755},
+                 {"etc/editor", 'l', 0777, "/etc/alternatives/editor"},
+                 {"etc/motd", 'f', 0644, "hi\n"},
+                 {"etc/motd.hard", 'h', 0644, "etc/motd"},
+                 {"ro", 'd', 0555},
+                 {"ro/file", 'f', 0444, "read only\n", 1234, 2345},
+                 {"tmp", 'd', 01777}};
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("a valid payload extracts with modes, owners, setuid, capabilities, links and times") {
+  Fixture fx(small_tree());
+  std::vector<std::string> notes;
+  ExtractOptions options;
+  options.note = [&](const std::string& n) { notes.push_back(n); };
+  ExtractResult r = fx.extract(options);
+  CHECK(r.entries == 10);
+  CHECK(r.files == 5);
+  CHECK(r.config_json.find("\"droot_artifact\": 1") != std::string::npos);
+
+  CHECK((fx.lstat_of("bin/su").st_mode & 07777) == 04755);
+  CHECK((fx.lstat_of("tmp").st_mode & 07777) == 01777);
+  CHECK((fx.lstat_of("ro").st_mode & 07777) == 0555);  // applied after its file was written
+  CHECK(fx.lstat_of("ro/file").st_uid == 1234);
+  CHECK(fx.lstat_of("ro/file").st_gid == 2345);
+  CHECK(fx.lstat_of("etc").st_mtime == testing::kTestMtime);
+  CHECK(S_ISLNK(fx.lstat_of("etc/editor").st_mode));
+  CHECK(fx.lstat_of("etc/motd.hard").st_ino == fx.lstat_of("etc/motd").st_ino);
+  CHECK((fx.lstat_of("").st_mode & 07777) == 0755);
+  char cap[64];
+  CHECK(::lgetxattr((fx.dir / "root/bin/ping").c_str(), "security.capability", cap, sizeof cap) == 20);
+  CHECK(::lgetxattr((fx.dir / "root/bin/ping").c_str(), "user.other", cap, sizeof cap) < 0);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0] == "bin/ping: dropping extended attribute user.other");
+  CHECK(fx.exists(".droot/manifest.mtree"));
+  CHECK(fx.exists(".droot/config.json"));
+  CHECK(fx.exists(".drootenv"));
+}
+
+TEST_CASE("a symlink already in the release directory is never written through") {
+  testing::ScratchDir victim;
+  testing::PayloadSpec spec;
+  spec.rootfs = {{"etc", 'd', 0755}, {"etc/passwd", 'f', 0644, "root::0:0::/:/bin/sh\n"}};
+  Fixture fx(spec);
+  // Planted before extraction starts (a racing local attacker, or a reused directory).
+  REQUIRE(::symlink(victim.path().c_str(), (fx.dir / "root/etc").c_str()) == 0);
+  CHECK_THROWS_WITH(fx.extract(), doctest::Contains("entry 'etc/': cannot create directory 'etc': the name already exists"));
+  CHECK(::access((victim / "passwd").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("a file planted under an entry's name is not opened") {
+  testing::PayloadSpec spec;
+  spec.rootfs = {{"f", 'f', 0644, "new\n"}};
+  Fixture fx(spec);
+  write_all(open_or_throw(fx.dir / "root/f", O_WRONLY | O_CREAT, 0600).get(), "old", "f");
+  CHECK_THROWS_WITH(fx.extract(), doctest::Contains("entry 'f': cannot create file 'f': the name already exists"));
+  CHECK(read_file(fx.dir / "root/f") == "old");
+}
+
+TEST_CASE("a payload changed after verification is refused at the end") {
+  // Uncompressed, so that the rewritten payload has exactly the same size.
+  auto tree = [](const char* su) {
+    auto s = small_tree();
+    s.compression = Compression::none;
+    s.rootfs[1].data = su;
+    return s;
+  };
+  Fixture fx(tree("su\n"));
+  std::string verified_sha = sha256_hex(fx.payload);
+  // What an in-place rewrite between verification and extraction looks like: the same size, other bytes,
+  // and a consistent archive (its manifest matches), so only the re-hash can notice.
+  std::string other = testing::build_payload(tree("SU\n"));
+  REQUIRE(other.size() == fx.payload.size());
+  write_all(open_or_throw(fx.dir / "p.tar.zst", O_WRONLY).get(), other, "payload");
+  CHECK_THROWS_WITH(
+      extract_payload({fx.payload_fd.get(), fx.payload.size(), verified_sha, "p.tar.zst"}, fx.root.get(), {}),
+      doctest::Contains("modified in place"));
+}
+
+TEST_CASE("devices and FIFOs only with allow_devices") {
+  testing::PayloadSpec spec;
+  spec.rootfs = {{"dev", 'd', 0755}, {"dev/fifo", 'p', 0620}, {"dev/null", 'c', 0666, "1:3"}};
+  {
+    Fixture fx(spec);
+    CHECK_THROWS_WITH(fx.extract(), doctest::Contains("entry 'dev/fifo': a FIFO (refused unless"));
+  }
+  Fixture fx(spec);
+  ExtractOptions options;
+  options.allow_devices = true;
+  fx.extract(options);
+  CHECK(S_ISFIFO(fx.lstat_of("dev/fifo").st_mode));
+  CHECK((fx.lstat_of("dev/fifo").st_mode & 07777) == 0620);
+  CHECK(S_ISCHR(fx.lstat_of("dev/null").st_mode));
+  CHECK(fx.lstat_of("dev/null").st_rdev == makedev(1, 3));
+}
+
+TEST_CASE("a '.' entry does not touch the release root") {
+  testing::PayloadSpec spec;
+  spec.rootfs = {{".", 'd', 0777, "", 1234, 1234}, {"a", 'd', 0755}};
+  Fixture fx(spec);
+  fx.extract();
+  CHECK((fx.lstat_of("").st_mode & 07777) == 0755);
+  CHECK(fx.lstat_of("").st_uid == ::geteuid());
+}
+
+TEST_CASE("the poll callback can abort the extraction") {
+  Fixture fx(small_tree());
+  ExtractOptions options;
+  options.poll = [] { throw Interrupted(15); };
+  CHECK_THROWS_AS(fx.extract(options), Interrupted);
+}
+
+TEST_CASE("metadata: reserved names, duplicates and missing files are refused") {
+  {
+    testing::PayloadSpec spec;
+    spec.rootfs = {{".droot/extra", 'f', 0644, "x"}};
+    Fixture fx(spec);
+    CHECK_THROWS_WITH(fx.extract(), doctest::Contains("entry '.droot/extra': the name is reserved"));
+  }
+  {
+    testing::PayloadSpec spec;
+    spec.with_manifest = false;
+    Fixture fx(spec);
+    CHECK_THROWS_WITH(fx.extract(), doctest::Contains("no .droot/manifest.mtree"));
+  }
+  {
+    testing::PayloadSpec spec;
+    spec.rootfs = {Node(".drootenv", 'f', 0644, "A=b\n").unlisted()};
+    Fixture fx(spec);
+    CHECK_THROWS_WITH(fx.extract(), doctest::Contains("entry '.drootenv': a second copy of droot's metadata file"));
+  }
+}
