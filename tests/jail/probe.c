@@ -1,8 +1,11 @@
 /* Small probes for tests/integration/run_test.sh, built statically so they run in a busybox rootfs.
  *   probe ids        prints real and effective uid/gid (a set-uid copy shows whether the bit worked)
- *   probe syscalls   tries calls on the seccomp deny-list and prints name=ok or name=ERRNO */
+ *   probe syscalls   tries calls on the seccomp deny-list and prints name=ok or name=ERRNO
+ *   probe fds        prints the descriptors it was started with */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +45,16 @@ int main(int argc, char** argv) {
     show("clone3", syscall(SYS_clone3, NULL, 0));
     return 0;
   }
-  fprintf(stderr, "usage: probe ids|syscalls\n");
+  if (argc == 2 && strcmp(argv[1], "fds") == 0) {
+    DIR* d = opendir("/proc/self/fd");
+    if (!d) return perror("/proc/self/fd"), 1;
+    struct dirent* e;
+    while ((e = readdir(d)))
+      if (e->d_name[0] != '.' && atoi(e->d_name) != dirfd(d)) printf("%s ", e->d_name);
+    printf("\n");
+    closedir(d);
+    return 0;
+  }
+  fprintf(stderr, "usage: probe ids|syscalls|fds\n");
   return 2;
 }
