@@ -153,7 +153,7 @@ int cmd_deploy(int argc, char** argv) {
   if (!art.is_signed) say(o, "warning: " + art.name + " is not signed (accepted because of --insecure-unsigned)");
   try {
     Deployed d = build_release(store, art, o);
-    d.pruned = store.prune(o.keep);
+    d.pruned = store.prune(o.keep, d.previous);
     report(o, store, art, d, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   } catch (const Interrupted& e) {
     std::fprintf(stderr, "droot-exec: error: deploy to %s %s; %s/current is unchanged\n", o.dest.c_str(), e.what(),

@@ -192,9 +192,10 @@ void ReleaseStore::switch_current(const std::string& name) const {
   fsync_or_throw(dest_fd(), dest_);
 }
 
-std::vector<std::string> ReleaseStore::prune(size_t keep) const {
+std::vector<std::string> ReleaseStore::prune(size_t keep, const std::optional<std::string>& was_current) const {
   std::vector<std::string> all = releases();
   std::set<std::string> kept;
+  if (was_current) kept.insert(*was_current);
   for (size_t i = all.size() > keep ? all.size() - keep : 0; i < all.size(); ++i) kept.insert(all[i]);
   if (auto cur = current()) {
     kept.insert(*cur);

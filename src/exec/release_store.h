@@ -60,8 +60,10 @@ class ReleaseStore {
   std::string publish(TempRelease& temp, const std::string& payload_sha256) const;
   // Points DEST/current at `name`: symlink under a temporary name, rename over current, fsync DEST.
   void switch_current(const std::string& name) const;
-  // Keeps the newest `keep` releases plus current and its predecessor; returns the removed names.
-  std::vector<std::string> prune(size_t keep) const;
+  // Keeps the newest `keep` releases, current, its predecessor (what rollback goes back to) and
+  // `was_current` (what ran before this deploy: after a rollback it is not the predecessor, and it is the
+  // release known to work). Returns the removed names.
+  std::vector<std::string> prune(size_t keep, const std::optional<std::string>& was_current) const;
 
   // Accepts a release name or a unique prefix of one; throws naming the releases otherwise.
   std::string resolve(const std::string& name_or_prefix) const;

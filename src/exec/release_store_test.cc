@@ -90,9 +90,14 @@ TEST_CASE("prune keeps the newest N, current and its predecessor") {
   for (int day = 1; day <= 6; ++day)
     all.push_back(add_release(store, "2024010" + std::to_string(day) + "T000000-aaaaaaaaaaaa"));
   store.switch_current(all[1]);  // rolled back to the second oldest
-  auto removed = store.prune(2);
+  auto removed = store.prune(2, std::nullopt);
   CHECK(removed == std::vector<std::string>{all[2], all[3]});
   CHECK(store.releases() == std::vector<std::string>{all[0], all[1], all[4], all[5]});
+  // What ran before a deploy stays too, even when it is neither new nor the predecessor.
+  store.switch_current(all[5]);
+  removed = store.prune(1, all[0]);
+  CHECK(removed == std::vector<std::string>{all[1]});
+  CHECK(store.releases() == std::vector<std::string>{all[0], all[4], all[5]});
 }
 
 TEST_CASE("stale temps are removed without following symlinks in or to them") {
