@@ -85,7 +85,8 @@ int kernel_last_cap() {
 
 CapMask own_bounding_set() {
   CapMask mask = 0;
-  for (int cap = 0; cap <= kernel_last_cap(); ++cap)
+  int last = kernel_last_cap();
+  for (int cap = 0; cap <= last; ++cap)
     if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) > 0) mask |= cap_bit(cap);
   return mask;
 }

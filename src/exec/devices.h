@@ -1,5 +1,5 @@
 // The jail's /dev: a small tmpfs with the usual character devices, a private devpts instance, /dev/shm and
-// /dev/mqueue for the new IPC namespace, and the /proc/self/fd links. Nothing of the host's /dev is visible.
+// the /proc/self/fd links. Nothing of the host's /dev is visible.
 #pragma once
 
 namespace droot::exec {

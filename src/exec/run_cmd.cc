@@ -69,7 +69,7 @@ bool takes_value(const std::string& name) {
 cxxopts::Options make_options() {
   cxxopts::Options opts("droot-exec run", "Run an image's command in a jail: own mount, PID, IPC and UTS namespaces, "
                                           "pivot_root, a minimal /dev, dropped capabilities, no_new_privs, seccomp.");
-  opts.custom_help("[OPTIONS]");
+  opts.custom_help("[OPTIONS] DEST|ROOT [--] [COMMAND [ARG...]]");
   opts.positional_help("DEST|ROOT [--] [COMMAND [ARG...]]");
   auto add = opts.add_options();
   for (const auto& o : kOptions) {

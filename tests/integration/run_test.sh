@@ -131,7 +131,7 @@ random 1:8
 urandom 1:9
 tty 5:0" "$out"
   run "$EXEC" run root sh -c 'ls /dev | tr "\n" " "; echo; for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done | tr "\n" " "'
-  assert_eq "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero 
+  assert_eq "fd full null ptmx pts random shm stderr stdin stdout tty urandom zero 
 pts/ptmx /proc/self/fd /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2 " "$out"
   # A new devpts instance: none of the host's ptys, and the mode/ptmxmode asked for.
   run "$EXEC" run root sh -c 'ls /dev/pts; grep " /dev/pts " /proc/self/mountinfo'
