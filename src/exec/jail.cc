@@ -82,7 +82,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
     if (err == ENOENT) tried = file + "' (searched PATH=" + path + ")";
   }
   bool not_found = err == ENOENT || err == ENOTDIR;
-  if (tried.back() != ')') tried += "'";
+  if (tried.empty() || tried.back() != ')') tried += "'";
   die("cannot run '" + tried + ": " + (not_found ? "not found in the image" : errno_text(err)), not_found ? 127 : 126);
 }
 
@@ -156,6 +156,8 @@ void reclaim_terminal(bool had_it) {
 
 int run_jail(const JailSpec& spec) {
   ensure_standard_fds();
+  // From here on a SIGTERM waits for the relay loop instead of killing droot-exec with the cgroup left behind.
+  block_relayed_signals();
   // Hand the terminal over only if droot-exec is in the foreground: a background `droot-exec run … &` must
   // not steal it from the shell.
   bool take_tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
@@ -165,7 +167,6 @@ int run_jail(const JailSpec& spec) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
   UniqueFd go_read(fds[0]), go_write(fds[1]);
-  block_relayed_signals();
   // Only the next child is affected: it becomes PID 1 of a new PID namespace; droot-exec stays where it is.
   if (unshare(CLONE_NEWPID) < 0) throw_errno("cannot create a PID namespace");
   std::fflush(nullptr);

@@ -239,7 +239,7 @@ int cmd_run(int argc, char** argv) {
   spec.cred = resolve_user_in_rootfs(root.get(), o.user.value_or(image.config.user));
   spec.env = environment(image, o, spec.cred);
   spec.workdir = o.workdir.value_or(image.config.working_dir.empty() ? "/" : image.config.working_dir);
-  if (spec.workdir[0] != '/') throw Error("run: the working directory '" + spec.workdir + "' must be an absolute path");
+  if (spec.workdir.empty() || spec.workdir[0] != '/') throw Error("run: the working directory '" + spec.workdir + "' must be an absolute path");
   spec.caps = plan_caps(o.cap_add, o.cap_drop, spec.cred.uid == 0, own_bounding_set());
 
   check_bind_sources(o.binds);
