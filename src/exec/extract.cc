@@ -5,13 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <optional>
 #include <set>
 #include <vector>
 
 #include "artifact_config.h"
 #include "beneath.h"
 #include "error.h"
+#include "extracted_records.h"
 #include "manifest_diff.h"
 #include "mtree.h"
 #include "payload_reader.h"
@@ -21,7 +21,6 @@ namespace droot::exec {
 namespace {
 
 constexpr uint64_t kMaxConfigSize = 16 << 20;
-constexpr uint64_t kMaxManifestSize = 256 << 20;  // ~1.5 million entries: bounded memory for the one map
 constexpr size_t kDifferencesShown = 5;
 
 // The metadata entries droot-pack adds around the rootfs (droot-artifact(5), "Entry order").
@@ -63,7 +62,8 @@ class Extraction {
       : payload_(payload),
         options_(options),
         reader_(payload.fd, payload.size, payload.name),
-        writer_(root, TreeWriter::Options{options.set_owner, options.poll}) {}
+        writer_(root, TreeWriter::Options{options.set_owner, options.poll}),
+        records_(payload.name + ": .droot/manifest.mtree") {}
 
   ExtractResult run() {
     archive* a = reader_.get();
@@ -91,7 +91,7 @@ class Extraction {
   [[noreturn]] void refuse(const std::string& why) const { throw Error(why); }
 
   void handle(archive_entry* e) {
-    if (manifest_text_) refuse("comes after .droot/manifest.mtree, which must be the last entry");
+    if (manifest_seen_) refuse("comes after .droot/manifest.mtree, which must be the last entry");
     std::vector<std::string> parts;
     try {
       parts = split_entry_path(current_);
@@ -107,8 +107,8 @@ class Extraction {
     const std::string path = join_path(parts);
     if (Metadata kind = metadata_kind(path); kind != Metadata::none) return handle_metadata(e, parts, kind);
     if (is_reserved(path)) refuse("the name is reserved for droot's metadata (.droot/, .drootenv)");
-    if (observed_.count(path)) refuse("a second entry for the same path (it would overwrite the earlier one)");
-    observed_.emplace(path, write_entry(e, parts, path));
+    if (records_.contains(path)) refuse("a second entry for the same path (it would overwrite the earlier one)");
+    records_.add(write_entry(e, parts, path));
     ++result_.entries;
   }
 
@@ -161,15 +161,14 @@ class Extraction {
     } catch (const Error& err) {
       refuse("hard link target '" + mtree_escape(raw_target) + "': " + err.what());
     }
-    auto it = target.empty() ? observed_.end() : observed_.find(join_path(target));
     // An earlier entry of this archive is the only thing a hard link may share an inode with: a later one
     // does not exist yet, and anything else would be a file of the host or of an older release.
-    if (it == observed_.end())
+    ManifestEntry m;  // one inode: the target's mode, owner and content
+    if (target.empty() || !records_.find(join_path(target), m))
       refuse("hard link to '" + mtree_escape(raw_target) + "', which is not an earlier entry of the archive");
-    if (it->second.type != "file")
-      refuse("hard link to '" + mtree_escape(raw_target) + "', which is a " + it->second.type + ", not a regular file");
+    if (m.type != "file")
+      refuse("hard link to '" + mtree_escape(raw_target) + "', which is a " + m.type + ", not a regular file");
     writer_.make_hardlink(parts, target);
-    ManifestEntry m = it->second;  // one inode: the target's mode, owner and content
     m.path = path;
     ++result_.files;
     return m;
@@ -204,7 +203,6 @@ class Extraction {
   }
 
   std::string read_small(archive_entry* e, uint64_t limit) {
-    if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != nullptr) refuse("must be a regular file");
     const auto size = static_cast<uint64_t>(archive_entry_size(e));
     if (size > limit) refuse("too large (" + std::to_string(size) + " bytes, at most " + std::to_string(limit) + ")");
     std::string out(size, '\0');
@@ -214,17 +212,32 @@ class Extraction {
   }
 
   void handle_metadata(archive_entry* e, const std::vector<std::string>& parts, Metadata kind) {
-    std::optional<std::string>& slot = kind == Metadata::config ? config_text_
-                                       : kind == Metadata::drootenv ? drootenv_text_ : manifest_text_;
-    if (slot) refuse("a second copy of droot's metadata file");
-    std::string text = read_small(e, kind == Metadata::manifest ? kMaxManifestSize : kMaxConfigSize);
+    if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != nullptr) refuse("must be a regular file");
+    bool& seen = kind == Metadata::config ? config_seen_ : kind == Metadata::drootenv ? drootenv_seen_ : manifest_seen_;
+    if (seen) refuse("a second copy of droot's metadata file");
+    seen = true;
     NodeAttrs attrs{0644, 0, 0, attrs_of(e).mtime};
     if (parts.size() == 2 && !metadata_dir_made_) {
       writer_.make_dir({parts[0]}, NodeAttrs{0755, 0, 0, attrs.mtime});
       metadata_dir_made_ = true;
     }
-    writer_.write_file(parts, attrs, text);
-    slot = std::move(text);
+    if (kind != Metadata::manifest) {
+      std::string text = read_small(e, kMaxConfigSize);
+      writer_.write_file(parts, attrs, text);
+      if (kind == Metadata::config) result_.config_json = std::move(text);
+      return;
+    }
+    // The manifest can be large (a line per entry): written and compared as it streams, never held whole.
+    BlockSource blocks = data_blocks();
+    uint64_t fed = 0;
+    BlockSource tee = [&](const void** data, size_t* size, int64_t* offset) {
+      if (!blocks(data, size, offset)) return false;
+      if (static_cast<uint64_t>(*offset) != fed) refuse("a sparse manifest (holes in .droot/manifest.mtree)");
+      records_.feed_manifest(std::string_view(static_cast<const char*>(*data), *size));
+      fed += *size;
+      return true;
+    };
+    writer_.write_file(parts, attrs, tee, static_cast<uint64_t>(archive_entry_size(e)), "");
   }
 
   void finish() {
@@ -234,20 +247,19 @@ class Extraction {
       throw Error(payload_.name + ": the payload read for extraction (sha256 " + sha256 +
                   ") is not the one verified (sha256 " + payload_.sha256 +
                   "); the file was modified in place during the deploy; refusing it");
-    if (!config_text_) throw Error(payload_.name + ": the payload has no .droot/config.json (not made by droot-pack?)");
-    if (!manifest_text_) throw Error(payload_.name + ": the payload has no .droot/manifest.mtree (truncated or not made by droot-pack?)");
-    parse_config_json(*config_text_, payload_.name + ": .droot/config.json");
-    Manifest manifest = parse_manifest(*manifest_text_, payload_.name + ": .droot/manifest.mtree");
-    std::vector<Difference> diffs = diff_against_manifest(observed_, manifest);
+    if (!config_seen_) throw Error(payload_.name + ": the payload has no .droot/config.json (not made by droot-pack?)");
+    if (!manifest_seen_) throw Error(payload_.name + ": the payload has no .droot/manifest.mtree (truncated or not made by droot-pack?)");
+    parse_config_json(result_.config_json, payload_.name + ": .droot/config.json");
+    std::vector<Difference> diffs = records_.finish_manifest();
     if (!diffs.empty()) {
+      const size_t total = records_.difference_count();
       std::string text = payload_.name + ": the archive does not match its manifest:";
       for (size_t i = 0; i < diffs.size() && i < kDifferencesShown; ++i)
         text += "\n  " + kind_name(diffs[i].kind) + " '" + mtree_escape(diffs[i].path) + "': " + diffs[i].detail;
-      if (diffs.size() > kDifferencesShown) text += "\n  … and " + std::to_string(diffs.size() - kDifferencesShown) + " more";
+      if (total > kDifferencesShown) text += "\n  … and " + std::to_string(total - kDifferencesShown) + " more";
       throw Error(text);
     }
     writer_.finish();
-    result_.config_json = std::move(*config_text_);
   }
 
   const VerifiedPayload& payload_;
@@ -255,8 +267,8 @@ class Extraction {
   PayloadReader reader_;
   TreeWriter writer_;
   std::string current_;
-  Manifest observed_;
-  std::optional<std::string> config_text_, drootenv_text_, manifest_text_;
+  ExtractedRecords records_;
+  bool config_seen_ = false, drootenv_seen_ = false, manifest_seen_ = false;
   bool metadata_dir_made_ = false;
   ExtractResult result_;
 };

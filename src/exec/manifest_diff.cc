@@ -11,7 +11,8 @@ std::string octal(uint32_t mode) {
   return buf;
 }
 
-// Appends the differences of one path present on both sides.
+}  // namespace
+
 void diff_entry(const ManifestEntry& seen, const ManifestEntry& want, std::vector<Difference>& out) {
   using Kind = Difference::Kind;
   if (seen.type != want.type) {
@@ -31,8 +32,6 @@ void diff_entry(const ManifestEntry& seen, const ManifestEntry& want, std::vecto
                    "owner " + std::to_string(seen.uid) + ":" + std::to_string(seen.gid) + ", manifest says " +
                        std::to_string(want.uid) + ":" + std::to_string(want.gid)});
 }
-
-}  // namespace
 
 std::string kind_name(Difference::Kind kind) {
   switch (kind) {

@@ -21,6 +21,9 @@ struct Difference {
 
 std::string kind_name(Difference::Kind kind);  // "modified", "missing", ...
 
+// Appends the differences of one path present on both sides.
+void diff_entry(const ManifestEntry& seen, const ManifestEntry& want, std::vector<Difference>& out);
+
 // Every difference, in path order. Symlink modes are not compared (Linux has no lchmod: they are always
 // 0777 on disk). `observed` entries of regular files must carry size and sha256.
 std::vector<Difference> diff_against_manifest(const Manifest& observed, const Manifest& manifest);

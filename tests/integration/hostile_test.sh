@@ -57,7 +57,7 @@ test_fifo() { refused fifo 0 "entry 'zz-fifo': a FIFO"; }
 test_duplicate_file() { refused duplicate-file 0 "entry 'etc/passwd': a second entry for the same path"; }
 test_duplicate_directory() { refused duplicate-dir 0 "entry 'etc/': a second entry"; }
 test_file_bytes_differ_from_manifest() { refused content-differs 0 "modified 'etc/passwd': content differs"; }
-test_entry_missing_from_manifest() { refused not-in-manifest 0 "extra 'zz-extra': not in the manifest"; }
+test_entry_missing_from_manifest() { refused not-in-manifest 0 "extra 'zz-extra': in the archive but not in the manifest"; }
 test_manifest_entry_missing_from_archive() { refused missing-from-archive 0 "missing 'zz-missing'"; }
 test_mode_differs_from_manifest() { refused mode-differs 0 "mode 'bin/su': mode 4755, manifest says 0755"; }
 test_no_manifest() { refused no-manifest 0 "no .droot/manifest.mtree"; }
