@@ -22,13 +22,9 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
   std::string level = options.level >= 0 ? std::to_string(options.level) : "";
   switch (options.compression) {
     case Compression::zstd: {
-      check(archive_write_add_filter_zstd(a), "cannot enable zstd compression");
-      // libarchive 3.6 defaults to single-threaded zstd; set the workers explicitly. Any count >= 1 gives the
-      // same bytes, so artifacts stay reproducible across machines with different core counts.
-      unsigned threads = options.threads > 0 ? static_cast<unsigned>(options.threads) : std::thread::hardware_concurrency();
-      if (threads == 0) threads = 1;
-      check(archive_write_set_filter_option(a, "zstd", "threads", std::to_string(threads).c_str()), "zstd threads");
-      if (!level.empty()) check(archive_write_set_filter_option(a, "zstd", "compression-level", level.c_str()), "zstd level " + level);
+      int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+      zstd_ = std::make_unique<ZstdStream>(options.level >= 0 ? options.level : 3, threads,
+                                           [this](const void* buf, size_t size) { sink(buf, size); });
       break;
     }
     case Compression::gzip:
@@ -49,7 +45,9 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
 
 la_ssize_t ArtifactWriter::on_write(archive* a, void* self, const void* buf, size_t size) {
   try {
-    static_cast<ArtifactWriter*>(self)->sink(buf, size);
+    auto* w = static_cast<ArtifactWriter*>(self);
+    if (w->zstd_) w->zstd_->write(buf, size);
+    else w->sink(buf, size);
     return static_cast<la_ssize_t>(size);
   } catch (const std::exception& e) {
     archive_set_error(a, EIO, "%s", e.what());
@@ -111,6 +109,7 @@ void ArtifactWriter::add_file_from_fd(const std::string& path, int fd, uint64_t 
 PayloadDigests ArtifactWriter::finish_payload() {
   if (archive_write_close(archive_.get()) != ARCHIVE_OK)
     throw Error("cannot finish " + name_ + ": " + archive_error(archive_.get()));
+  if (zstd_) zstd_->finish();
   payload_done_ = true;
   PayloadDigests d;
   d.blake2b512 = blake_.finish();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "archive_ptr.h"
 #include "hash.h"
 #include "trailer.h"
+#include "zstd_stream.h"
 
 namespace droot::pack {
 
@@ -47,10 +49,11 @@ class ArtifactWriter {
 
  private:
   static la_ssize_t on_write(archive*, void* self, const void* buf, size_t size);
-  void sink(const void* buf, size_t size);
+  void sink(const void* buf, size_t size);  // compressed bytes: hashed and written out
 
   int fd_;
   std::string name_;
+  std::unique_ptr<ZstdStream> zstd_;  // set for zstd; libarchive then writes a plain tar into it
   ArchiveWriter archive_;
   Digest blake_ = Digest::blake2b512();
   Digest sha_ = Digest::sha256();
