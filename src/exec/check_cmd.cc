@@ -30,8 +30,13 @@ struct CheckedRoot {
 CheckedRoot open_checked_root(const std::string& arg) {
   UniqueFd dir = open_or_throw(arg, O_RDONLY | O_DIRECTORY);
   struct stat st {};
-  if (::fstatat(dir.get(), "current", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
+  if (::fstatat(dir.get(), "current", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode)) {
+    // A deploy destination whose first deploy failed has releases/ but nothing to check yet.
+    if (::fstatat(dir.get(), "releases", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+        ::fstatat(dir.get(), ".droot", &st, AT_SYMLINK_NOFOLLOW) != 0)
+      throw Error(arg + " has no current release (nothing deployed yet?); give a release directory to check it");
     return {std::move(dir), arg};
+  }
   ReleaseStore store(arg, /*create=*/false);
   std::optional<std::string> current = store.current();
   const std::string path = store.releases_path() + "/" + *current;

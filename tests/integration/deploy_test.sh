@@ -183,7 +183,11 @@ test_check_reports_drift_with_exit_1() {
   assert_status 1
   assert_eq "false" "$(jq -r .clean <<<"$out")"
   assert_contains "$(jq -r '.differences[].kind' <<<"$out" | sort -u | tr '\n' ' ')" "extra missing mode modified owner"
-  # not a deployed tree: an error, not drift
+  # a DEST where nothing was deployed, and a tree that was not deployed: errors, not drift
+  mkdir -p empty/releases
+  run "$EXEC" check empty
+  assert_status 125
+  assert_contains "$err" "has no current release"
   mkdir plain
   run "$EXEC" check plain
   assert_status 125
