@@ -133,7 +133,7 @@ VerifiedArtifact verify_artifact(const std::string& path, const VerifyOptions& o
     art.signature_source = *options.signature_path;
   } else if (trailer) {
     minisig_text = trailer->minisig_text;
-    art.signature_source = "embedded trailer";
+    art.signature_source = art.name + " (embedded signature)";
   } else if (path != "-" && ::access((path + ".minisig").c_str(), F_OK) == 0) {
     minisig_text = read_file(path + ".minisig", kMaxTrailerSize);
     art.signature_source = path + ".minisig";

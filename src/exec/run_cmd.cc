@@ -39,6 +39,7 @@ constexpr OptionDef kOptions[] = {
     {"env-file", "read KEY=VAL lines from FILE (before -e)", "FILE"},
     {"u,user", "run as NAME|UID[:GROUP|GID] of the image's /etc/passwd and /etc/group", "USER"},
     {"w,workdir", "working directory inside the jail (absolute)", "DIR"},
+    {"entrypoint", "replace the image's Entrypoint (\"\" clears it); the image's Cmd is then not used", "CMD"},
     {"b,bind", "bind the host's SRC on DST (default: the same path) inside the jail", "SRC[:DST]"},
     {"ro-bind", "bind SRC on DST read-only", "SRC[:DST]"},
     {"tmpfs", "mount an empty tmpfs on DST", "DST"},
@@ -99,6 +100,7 @@ RunOptions to_run_options(const cxxopts::ParseResult& args, SplitArgs split) {
   o.env_files = values(args, "env-file");
   o.user = last_value(args, "user");
   o.workdir = last_value(args, "workdir");
+  o.entrypoint = last_value(args, "entrypoint");
   for (const auto& b : values(args, "bind")) o.binds.push_back(parse_bind(b, false, "--bind"));
   for (const auto& b : values(args, "ro-bind")) o.binds.push_back(parse_bind(b, true, "--ro-bind"));
   for (const auto& t : values(args, "tmpfs")) o.tmpfs.push_back(parse_inside_path(t, "--tmpfs"));
@@ -191,8 +193,10 @@ void check_bind_sources(std::vector<BindSpec>& binds) {
 }
 
 std::vector<std::string> command_line(const ImageDefaults& image, const RunOptions& o, const std::string& rootfs) {
+  // docker run --entrypoint: a new entrypoint drops the image's Cmd too (it was written for the old one).
   std::vector<std::string> argv = image.config.entrypoint;
-  const auto& rest = o.command.empty() ? image.config.cmd : o.command;
+  if (o.entrypoint) argv = o.entrypoint->empty() ? std::vector<std::string>{} : std::vector<std::string>{*o.entrypoint};
+  const auto& rest = o.command.empty() && !o.entrypoint ? image.config.cmd : o.command;
   argv.insert(argv.end(), rest.begin(), rest.end());
   if (!argv.empty()) return argv;
   if (image.has_config) throw Error("run: the image has neither Entrypoint nor Cmd (" + image.source + "); give a COMMAND");

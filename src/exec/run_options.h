@@ -39,6 +39,7 @@ struct RunOptions {
   std::vector<std::string> env_files;
   std::optional<std::string> user;
   std::optional<std::string> workdir;
+  std::optional<std::string> entrypoint;  // --entrypoint: replaces the image's (empty: none)
   std::vector<BindSpec> binds;
   std::vector<std::string> tmpfs;
   std::vector<std::string> cap_add;

@@ -19,6 +19,9 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
   // pax_restricted: ustar headers, with pax extensions only where ustar cannot say it (long names, big ids,
   // xattrs) — so no atime/ctime records and nothing that varies between runs.
   check(archive_write_set_format_pax_restricted(a), "cannot select the pax tar format");
+  // File names are bytes, not text: without this libarchive converts them through the locale's charset and
+  // refuses names that are not valid there (a Latin-1 name in the C locale).
+  check(archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY"), "pax hdrcharset");
   std::string level = options.level >= 0 ? std::to_string(options.level) : "";
   switch (options.compression) {
     case Compression::zstd: {

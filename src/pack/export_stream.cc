@@ -24,7 +24,8 @@ ExportStream::ExportStream(EngineClient& client, const std::string& container_id
           ssize_t n = ::write(write_end_.get(), data, size);
           if (n < 0) {
             if (errno == EINTR) continue;
-            return false;  // the reader went away (EPIPE): it has its own error to report
+            reader_gone_ = true;  // EPIPE: the reader stopped and has its own error to report
+            return false;
           }
           data += n;
           size -= static_cast<size_t>(n);
@@ -62,7 +63,7 @@ void ExportStream::finish() {
 std::string ExportStream::abandon() noexcept {
   read_end_.reset();  // unblocks a writer stuck on a full pipe
   join();
-  if (!error_) return "";
+  if (!error_ || reader_gone_) return "";
   try {
     std::rethrow_exception(error_);
   } catch (const std::exception& e) {

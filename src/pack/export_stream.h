@@ -34,6 +34,7 @@ class ExportStream {
   std::thread thread_;
   std::exception_ptr error_;
   std::atomic<uint64_t> bytes_{0};
+  std::atomic<bool> reader_gone_{false};  // the transfer failed only because we stopped reading
 };
 
 }  // namespace droot::pack

@@ -351,3 +351,22 @@ test_source_date_epoch_clamps_times_and_changes_the_bytes() {
   SOURCE_DATE_EPOCH=1000000000 "$PACK" -s k.sec -o b.tar.zst "$DROOT_TEST_IMAGE" -q
   cmp a.tar.zst b.tar.zst || fail "SOURCE_DATE_EPOCH and --source-date-epoch differ"
 }
+
+test_non_utf8_and_odd_file_names_pack_byte_exact() {
+  mkdir -p root/etc
+  cp /bin/busybox root/app
+  printf 'latin1\n' >"root/etc/caf$(printf '\351')"     # not valid UTF-8
+  printf 'utf8\n' >"root/etc/café"
+  printf 'odd\n' >"root/etc/a b=c#d"
+  tar -C root --numeric-owner -cf - . | docker_cli import - "droot-test/names:$$" >/dev/null
+  make_test_key
+  run "$PACK" -s k.sec -o n.tar.zst "droot-test/names:$$"
+  docker_cli rmi "droot-test/names:$$" >/dev/null
+  assert_status 0
+  mkdir x && zstd -dc n.tar.zst | tar -x -C x
+  assert_eq "latin1" "$(cat "x/etc/caf$(printf '\351')")"
+  assert_eq "utf8" "$(cat x/etc/café)"
+  assert_eq "odd" "$(cat 'x/etc/a b=c#d')"
+  "$EXEC" deploy -q -p k.pub n.tar.zst dest || fail "deploy of odd names failed"
+  "$EXEC" check dest >/dev/null || fail "check of odd names reports drift"
+}

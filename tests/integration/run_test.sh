@@ -623,3 +623,17 @@ test_run_bad_inputs_give_clear_errors_and_leave_nothing() {
   assert_eq "$before" "$(host_mounts)"
   assert_eq 0 "$(run_cgroups_left)"
 }
+
+test_entrypoint_override_replaces_entrypoint_and_drops_cmd() {
+  build_busybox_rootfs root
+  mkdir -p root/.droot
+  printf '%s' '{"droot_artifact":1,"image":{"ref":"t"},"config":{"Entrypoint":["/bin/false"],"Cmd":["ignored"]}}' >root/.droot/config.json
+  run "$EXEC" run --entrypoint /bin/echo root hello
+  assert_status 0
+  assert_eq "hello" "$out"
+  run "$EXEC" run --entrypoint /bin/echo root
+  assert_status 0
+  assert_eq "" "$out" "the image's Cmd must not follow a replaced entrypoint"
+  run "$EXEC" run --entrypoint "" root /bin/echo direct
+  assert_eq "direct" "$out"
+}
