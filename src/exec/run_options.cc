@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <utility>
 
 #include "error.h"
 
@@ -106,15 +107,24 @@ CopySpec parse_copy(const std::string& arg) {
   return c;
 }
 
-uint64_t parse_bytes(const std::string& arg, const std::string& flag) {
-  size_t used = 0;
-  unsigned long long n = 0;
+namespace {
+// The unsigned decimal number at the start of `arg` and how many characters it took; 0 characters when
+// there is none (stoull alone would accept a sign or leading blanks).
+std::pair<unsigned long long, size_t> leading_number(const std::string& arg) {
+  if (arg.empty() || !std::isdigit(static_cast<unsigned char>(arg[0]))) return {0, 0};
   try {
-    if (arg.empty() || !std::isdigit(static_cast<unsigned char>(arg[0]))) throw std::invalid_argument(arg);
-    n = std::stoull(arg, &used);
+    size_t used = 0;
+    unsigned long long n = std::stoull(arg, &used);
+    return {n, used};
   } catch (const std::exception&) {
-    throw Error("run: " + flag + " '" + arg + "': expected a size such as 512k, 64m or 2g");
+    return {0, 0};
   }
+}
+}  // namespace
+
+uint64_t parse_bytes(const std::string& arg, const std::string& flag) {
+  auto [n, used] = leading_number(arg);
+  if (used == 0) throw Error("run: " + flag + " '" + arg + "': expected a size such as 512k, 64m or 2g");
   std::string suffix = arg.substr(used);
   std::transform(suffix.begin(), suffix.end(), suffix.begin(), [](unsigned char c) { return std::tolower(c); });
   if (!suffix.empty() && suffix.back() == 'b' && suffix.size() == 2) suffix.pop_back();
@@ -127,14 +137,7 @@ uint64_t parse_bytes(const std::string& arg, const std::string& flag) {
 }
 
 uint64_t parse_count(const std::string& arg, const std::string& flag) {
-  size_t used = 0;
-  unsigned long long n = 0;
-  try {
-    if (arg.empty() || !std::isdigit(static_cast<unsigned char>(arg[0]))) throw std::invalid_argument(arg);
-    n = std::stoull(arg, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
+  auto [n, used] = leading_number(arg);
   if (used == 0 || used != arg.size() || n == 0)
     throw Error("run: " + flag + " '" + arg + "': expected a whole number greater than zero");
   return n;
