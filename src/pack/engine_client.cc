@@ -182,6 +182,15 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
   long os_errno = 0;
   curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
   std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+  // libcurl refuses a single header line above its own limit (100 KiB) before our header callback sees it:
+  // before 8.6 as "Out of memory", since then as CURLE_TOO_LARGE.
+  bool curl_too_large = rc == CURLE_OUT_OF_MEMORY;
+#if LIBCURL_VERSION_NUM >= 0x080600
+  curl_too_large = curl_too_large || rc == CURLE_TOO_LARGE;
+#endif
+  if (curl_too_large)
+    throw Error("the Engine at " + endpoint_.display + " sent an oversized answer to " + method + " " + path +
+                " (libcurl: " + detail + ")");
   if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
     if (os_errno != 0) detail = "connect: " + errno_text(static_cast<int>(os_errno));
     if (os_errno == EACCES)
@@ -192,7 +201,11 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
   }
   if (t.stalled || rc == CURLE_OPERATION_TIMEDOUT)
     throw Error("the Docker Engine at " + endpoint_.display + " stopped answering " + method + " " + path + " for " +
-                std::to_string(timeout_.count()) + "s (" + detail + "; raise --timeout if the daemon is just slow)");
+                std::to_string(timeout_.count()) + "s (" + (t.stalled ? "nothing received" : detail) +
+                "; raise --timeout if the daemon is just slow)");
+  if (rc == CURLE_PARTIAL_FILE || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR)
+    throw Error("the Docker Engine at " + endpoint_.display + " closed the connection in the middle of its answer to " +
+                method + " " + path + " (" + detail + "): did dockerd stop or restart?");
   throw Error(method + " " + path + " on the Docker Engine at " + endpoint_.display + " failed: " + detail);
 }
 
