@@ -135,7 +135,8 @@ std::string EngineClient::url(const std::string& path) const {
 }
 
 HttpResponse EngineClient::request(const std::string& method, const std::string& path, const std::string& body,
-                                   bool abortable, const std::function<bool(const char*, size_t)>* sink) {
+                                   bool abortable, const std::function<bool(const char*, size_t)>* sink,
+                                   const std::vector<std::string>& extra_headers) {
   CurlPtr curl(curl_easy_init());
   if (!curl) throw Error("cannot initialise libcurl");
   HttpResponse response;
@@ -163,9 +164,16 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
     curl_easy_setopt(c, CURLOPT_SSLCERT, endpoint_.cert_file.c_str());
     curl_easy_setopt(c, CURLOPT_SSLKEY, endpoint_.key_file.c_str());
   }
+  auto add_header = [&](const std::string& h) {
+    curl_slist* l = curl_slist_append(headers.get(), h.c_str());
+    if (!l) throw Error("cannot build the request headers (out of memory)");
+    headers.release();
+    headers.reset(l);
+  };
+  for (const auto& h : extra_headers) add_header(h);
+  if (method == "POST") add_header("Content-Type: application/json");
+  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   if (method == "POST") {
-    headers.reset(curl_slist_append(nullptr, "Content-Type: application/json"));
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
@@ -274,6 +282,12 @@ std::string EngineClient::remove_container(const std::string& id) noexcept {
   } catch (const std::exception& e) {
     return e.what();
   }
+}
+
+HttpResponse EngineClient::call(const std::string& method, const std::string& path,
+                                const std::vector<std::string>& headers,
+                                const std::function<bool(const char*, size_t)>* sink) {
+  return request(method, path, "", true, sink, headers);
 }
 
 void EngineClient::export_container(const std::string& id, const std::function<bool(const char*, size_t)>& sink) {

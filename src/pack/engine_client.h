@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "docker_host.h"
 
@@ -50,10 +51,16 @@ class EngineClient {
   // GET /containers/{id}/export; `sink` receives the tar stream; returning false aborts the transfer.
   // Throws on transport errors and non-200 answers.
   void export_container(const std::string& id, const std::function<bool(const char*, size_t)>& sink);
+  // A raw call, for the API calls kept in files of their own (image_pull.cc): `headers` are extra request
+  // headers ("Name: value"); a 200 answer's body goes to `sink` if given (which must not refuse it).
+  // Transport errors throw; the caller judges the status.
+  HttpResponse call(const std::string& method, const std::string& path, const std::vector<std::string>& headers,
+                    const std::function<bool(const char*, size_t)>* sink = nullptr);
 
  private:
   HttpResponse request(const std::string& method, const std::string& path, const std::string& body, bool abortable,
-                       const std::function<bool(const char*, size_t)>* sink = nullptr);
+                       const std::function<bool(const char*, size_t)>* sink = nullptr,
+                       const std::vector<std::string>& extra_headers = {});
   std::string url(const std::string& path) const;
   [[noreturn]] void throw_http(const std::string& what, const HttpResponse& r) const;
 

@@ -10,11 +10,14 @@
 #include "docker_host.h"
 #include "engine_client.h"
 #include "error.h"
+#include "image_pull.h"
+#include "image_ref.h"
 #include "keygen.h"
 #include "minisign.h"
 #include "packer.h"
 #include "password.h"
 #include "progress.h"
+#include "registry_auth.h"
 #include "signals.h"
 
 namespace {
@@ -36,6 +39,9 @@ cxxopts::Options make_options() {
       ("c,compression", "zstd, gzip or none", cxxopts::value<std::string>()->default_value("zstd"), "ALG")
       ("l,level", "compression level (zstd 1-19, gzip 1-9)", cxxopts::value<int>(), "N")
       ("T,threads", "zstd worker threads, 0 = one per core", cxxopts::value<int>()->default_value("0"), "N")
+      ("pull", "pull IMAGE from its registry first: --pull (=missing) only if the Engine does not have it, "
+       "--pull=always every time; credentials as the docker CLI keeps them ($DOCKER_CONFIG or ~/.docker/config.json)",
+       cxxopts::value<std::string>()->implicit_value("missing"), "WHEN")
       ("H,host", "Engine endpoint (default $DOCKER_HOST, else unix:///var/run/docker.sock)", cxxopts::value<std::string>(), "URL")
       ("source-date-epoch", "clamp file times to this (default $SOURCE_DATE_EPOCH, else the image's Created time)",
        cxxopts::value<int64_t>(), "N")
@@ -104,6 +110,13 @@ int pack_main(int argc, char** argv) {
   if (const char* v = std::getenv("DOCKER_API_VERSION"); v && *v) po.forced_api_version = v;
   bool quiet = args.count("quiet") > 0;
   po.progress = !quiet && ::isatty(STDERR_FILENO);
+  if (args.count("pull")) {
+    po.pull.policy = parse_pull_policy(args["pull"].as<std::string>());
+    po.pull.progress = po.progress;
+    po.pull.quiet = quiet || args.count("json") > 0;
+    po.pull.docker_config = docker_config_path(process_environment());
+    if (!is_image_id(po.image)) parse_image_ref(po.image);  // a name that cannot be pulled fails before any I/O
+  }
   int timeout = args["timeout"].as<int>();
   if (timeout < 1) throw Error("--timeout must be at least 1 second");
 
@@ -121,7 +134,8 @@ int pack_main(int argc, char** argv) {
                         {"sha256", r.sha256},           {"payload_sha256", r.payload_sha256},
                         {"key_id", r.key_id},           {"signed", !r.key_id.empty()},
                         {"compression", compression_name(po.compression.compression)},
-                        {"files", r.files},             {"seconds", r.seconds}};
+                        {"files", r.files},             {"seconds", r.seconds},
+                        {"pulled", r.pulled}};
     std::fprintf(stderr, "%s\n", j.dump().c_str());
   } else if (!quiet) {
     std::fprintf(stderr, "packed %s (%s) into %s: %llu files, %s exported, %s artifact, %.1fs%s\n", r.image_ref.c_str(),

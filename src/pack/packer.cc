@@ -214,6 +214,7 @@ std::string trusted_comment_for(const std::string& ref, const std::string& id, c
 PackResult pack_image(EngineClient& engine, const PackOptions& options, const std::optional<minisign::SecretKey>& key) {
   auto start = std::chrono::steady_clock::now();
   engine.negotiate(options.forced_api_version);
+  bool pulled = ensure_image(engine, options.image, options.pull);
   nlohmann::json inspect = engine.inspect_image(options.image);
   ImageInfo info = image_info_from(inspect, options.image);
   int64_t source_date = choose_source_date(options, info);
@@ -284,6 +285,7 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   result.payload_sha256 = payload.sha256;
   result.key_id = key ? minisign::key_id_hex(key->key_id) : "";
   result.files = stats.files;
+  result.pulled = pulled;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -8,6 +8,7 @@
 
 #include "artifact_writer.h"
 #include "engine_client.h"
+#include "image_pull.h"
 #include "minisign.h"
 
 namespace droot::pack {
@@ -19,6 +20,7 @@ struct PackOptions {
   std::optional<int64_t> source_date_epoch;  // --source-date-epoch, else $SOURCE_DATE_EPOCH, else Created
   std::string forced_api_version;            // $DOCKER_API_VERSION
   bool progress = false;
+  PullOptions pull;  // --pull: pull the image before packing it
 };
 
 struct PackResult {
@@ -33,6 +35,7 @@ struct PackResult {
   std::string key_id;          // empty when unsigned
   uint64_t files = 0;
   double seconds = 0;
+  bool pulled = false;  // --pull fetched it from its registry
 };
 
 // `key` is nullopt only with --unsigned.

@@ -33,6 +33,15 @@ void Progress::update(uint64_t bytes_in, uint64_t bytes_out) {
   draw(bytes_in, bytes_out);
 }
 
+void Progress::status(const std::string& text) {
+  if (!enabled_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (drawn_ && now - last_draw_ < std::chrono::milliseconds(200)) return;
+  last_draw_ = now;
+  std::fprintf(stderr, "\r\033[K%s: %s", label_.c_str(), text.c_str());
+  drawn_ = true;
+}
+
 void Progress::draw(uint64_t bytes_in, uint64_t bytes_out) {
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   double rate = secs > 0 ? static_cast<double>(bytes_in) / secs : 0;

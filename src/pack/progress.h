@@ -1,4 +1,4 @@
-// One self-rewriting status line on a terminal (bytes, rate); nothing at all when stderr is not a TTY.
+// One self-rewriting status line on a terminal (bytes, rate, or a caller's text); nothing at all when stderr is not a TTY.
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,8 @@ class Progress {
   Progress(bool enabled, std::string label, uint64_t expected_bytes);
   ~Progress();
   void update(uint64_t bytes_in, uint64_t bytes_out);
+  // The same line with a text of the caller's ("2/3 layers, 1.2 MiB of 3.4 MiB"), at most 5 times a second.
+  void status(const std::string& text);
   void done();
 
  private:
