@@ -34,5 +34,7 @@ struct Trailer {
 // Looks for a trailer at the end of the file open on `fd`; nullopt if there is none. A trailer that is
 // present but malformed is an error (naming `what`), not "unsigned".
 std::optional<Trailer> read_trailer(int fd, uint64_t file_size, const std::string& what);
+// The same over a whole file held in memory (tests/fuzz/trailer_fuzz.cc).
+std::optional<Trailer> read_trailer(std::string_view file, const std::string& what);
 
 }  // namespace droot

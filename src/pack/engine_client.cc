@@ -48,16 +48,7 @@ size_t on_header(char* data, size_t size, size_t n, void* userp) {
     t->too_large = true;
     return 0;
   }
-  std::string line(data, len);
-  auto colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon);
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    std::string value = line.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(" \t"));
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.pop_back();
-    t->response->headers[name] = value;
-  }
+  add_header_line(std::string_view(data, len), t->response->headers);
   return len;
 }
 
@@ -102,28 +93,6 @@ bool valid_ref(const std::string& ref) {
 }
 
 }  // namespace
-
-int compare_api_versions(const std::string& a, const std::string& b) {
-  int a1 = 0, a2 = 0, b1 = 0, b2 = 0;
-  std::sscanf(a.c_str(), "%d.%d", &a1, &a2);
-  std::sscanf(b.c_str(), "%d.%d", &b1, &b2);
-  if (a1 != b1) return a1 < b1 ? -1 : 1;
-  if (a2 != b2) return a2 < b2 ? -1 : 1;
-  return 0;
-}
-
-std::string engine_message(const std::string& body) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_discarded() && j.is_object()) {
-    auto it = j.find("message");
-    if (it != j.end() && it->is_string()) return it->get<std::string>();
-  }
-  std::string text = body.substr(0, 300);
-  for (auto& c : text)
-    if (c == '\n' || c == '\r' || static_cast<unsigned char>(c) < 0x20) c = ' ';
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text.empty() ? "(empty answer)" : text;
-}
 
 EngineClient::EngineClient(EngineEndpoint endpoint, std::chrono::seconds timeout)
     : endpoint_(std::move(endpoint)), timeout_(timeout) {}
@@ -225,20 +194,8 @@ void EngineClient::throw_http(const std::string& what, const HttpResponse& r) co
 void EngineClient::negotiate(const std::string& forced_version) {
   HttpResponse r = request("GET", "/_ping", "", true);
   if (r.status != 200) throw_http("ping", r);
-  std::string server = r.headers.count("api-version") ? r.headers["api-version"] : "";
-  if (!forced_version.empty()) {
-    api_version_ = forced_version;
-  } else if (server.empty()) {
-    api_version_ = kOldestApiVersion;  // a daemon that does not say speaks at least the oldest we support
-  } else {
-    api_version_ = compare_api_versions(server, kNewestApiVersion) < 0 ? server : kNewestApiVersion;
-  }
-  if (compare_api_versions(api_version_, kOldestApiVersion) < 0 && !forced_version.empty())
-    throw Error("DOCKER_API_VERSION=" + forced_version + " is older than API " + kOldestApiVersion +
-                ", the oldest droot-pack speaks: unset it or raise it");
-  if (compare_api_versions(api_version_, kOldestApiVersion) < 0)
-    throw Error("the Docker Engine at " + endpoint_.display + " speaks API " + api_version_ + ", older than " +
-                kOldestApiVersion + " which droot-pack needs: upgrade the daemon");
+  auto server = r.headers.find("api-version");
+  api_version_ = choose_api_version(server == r.headers.end() ? "" : server->second, forced_version, endpoint_.display);
 }
 
 nlohmann::json EngineClient::inspect_image(const std::string& ref) {
@@ -249,10 +206,7 @@ nlohmann::json EngineClient::inspect_image(const std::string& ref) {
     throw Error("image " + ref + " not found on the Engine at " + endpoint_.display + " (build or pull it first: docker pull " +
                 ref + ")");
   if (r.status != 200) throw_http("inspect image " + ref, r);
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("Id") || !j["Id"].is_string())
-    throw Error("inspect image " + ref + ": the Engine at " + endpoint_.display + " sent malformed JSON");
-  return j;
+  return parse_inspect_answer(r.body, "inspect image " + ref + ": the Engine at " + endpoint_.display);
 }
 
 std::string EngineClient::create_container(const std::string& image_id, const std::map<std::string, std::string>& labels) {
@@ -267,10 +221,7 @@ std::string EngineClient::create_container(const std::string& image_id, const st
   HttpResponse r = request("POST", "/containers/create", body.dump(), true);
   if (r.status == 404) throw Error("image " + image_id + " disappeared before its container could be created: " + engine_message(r.body));
   if (r.status != 201 && r.status != 200) throw_http("create a container from image " + image_id, r);
-  auto j = nlohmann::json::parse(r.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("Id") || !j["Id"].is_string())
-    throw Error("create container: the Engine at " + endpoint_.display + " sent malformed JSON");
-  return j["Id"].get<std::string>();
+  return parse_create_answer(r.body, "create container: the Engine at " + endpoint_.display);
 }
 
 std::string EngineClient::remove_container(const std::string& id) noexcept {

@@ -11,25 +11,17 @@
 #include <vector>
 
 #include "docker_host.h"
+#include "engine_messages.h"
 
 typedef void CURL;
 
 namespace droot::pack {
-
-// The newest API version droot-pack was written against; older daemons are spoken to in their own version.
-constexpr const char* kNewestApiVersion = "1.45";
-constexpr const char* kOldestApiVersion = "1.24";
 
 struct HttpResponse {
   long status = 0;
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
 };
-
-// Compares "1.41" < "1.45" numerically.
-int compare_api_versions(const std::string& a, const std::string& b);
-// The Engine's {"message": "..."} if the body is such JSON, else the body itself (trimmed, bounded).
-std::string engine_message(const std::string& body);
 
 class EngineClient {
  public:

@@ -20,19 +20,6 @@
 namespace droot::pack {
 namespace {
 
-ImageInfo image_info_from(const nlohmann::json& inspect, const std::string& ref) {
-  ImageInfo info;
-  info.ref = ref;
-  info.id = inspect.value("Id", "");
-  if (auto d = inspect.find("RepoDigests"); d != inspect.end() && d->is_array())
-    for (const auto& x : *d)
-      if (x.is_string()) info.repo_digests.push_back(x.get<std::string>());
-  info.created = inspect.value("Created", "");
-  info.os = inspect.value("Os", "");
-  info.architecture = inspect.value("Architecture", "");
-  return info;
-}
-
 int64_t choose_source_date(const PackOptions& options, const ImageInfo& info) {
   if (options.source_date_epoch) return *options.source_date_epoch;
   if (const char* env = std::getenv("SOURCE_DATE_EPOCH"); env && *env) {
@@ -218,7 +205,7 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   nlohmann::json inspect = engine.inspect_image(options.image);
   ImageInfo info = image_info_from(inspect, options.image);
   int64_t source_date = choose_source_date(options, info);
-  const nlohmann::json image_config = inspect.contains("Config") ? inspect["Config"] : nlohmann::json();
+  const nlohmann::json image_config = image_config_from(inspect);
 
   Output out(options.output);
   ManifestSpool manifest;
@@ -235,7 +222,7 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   CopyStats stats;
   uint64_t exported = 0;
   try {
-    Progress progress(options.progress, "packing " + options.image, inspect.value("Size", uint64_t{0}));
+    Progress progress(options.progress, "packing " + options.image, image_size_from(inspect));
     ExportStream stream(engine, container);
     try {
       stats = copy_tree(stream, writer, manifest, source_date, progress, options.image);
