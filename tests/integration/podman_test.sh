@@ -169,3 +169,31 @@ test_podman_image_not_found_is_a_clear_error() {
   assert_eq "" "$(ls -A | grep -E 'tar|tmp' || true)" "files left behind"
   assert_eq "$before" "$(podman_container_count)" "podman's container count"
 }
+
+test_podman_sigint_mid_export_removes_container_and_writes_nothing() {
+  start_podman
+  build_busybox_rootfs "$TEST_TMP/root"
+  mkdir "$TEST_TMP/root/data"
+  head -c $((32 << 20)) /dev/urandom >"$TEST_TMP/root/data/blob"
+  tar -C "$TEST_TMP/root" --numeric-owner -cf - . | pm import -q - droot-test/podman-big:1 >/dev/null
+  local before pid i
+  before=$(podman_container_count)
+  make_test_key
+  # zstd -19 on one thread keeps the export running for seconds: the signal lands mid-stream.
+  DOCKER_HOST="$PM_HOST" "$PACK" -s k.sec -l 19 -T 1 -o big.tar.zst droot-test/podman-big:1 -q &
+  pid=$!
+  for i in $(seq 1 400); do
+    [ -n "$(find . -maxdepth 1 -name '*.tmp-*' -size +64k)" ] && break
+    sleep 0.05
+  done
+  [ -n "$(find . -maxdepth 1 -name '*.tmp-*' -size +64k)" ] || fail "the export never started writing"
+  assert_eq $((before + 1)) "$(podman_container_count)" "droot-pack's container exists mid-export"
+  kill -INT "$pid"
+  set +e
+  wait "$pid"
+  status=$?
+  set -e
+  assert_eq 130 "$status" "exit status after SIGINT"
+  assert_eq "$before" "$(podman_container_count)" "containers left in podman"
+  assert_eq "" "$(ls -A | grep -E 'big|tmp' || true)" "files left"
+}
