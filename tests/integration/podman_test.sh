@@ -168,6 +168,13 @@ test_podman_image_not_found_is_a_clear_error() {
   assert_no_file a.tar.zst.sha256
   assert_eq "" "$(ls -A | grep -E 'tar|tmp' || true)" "files left behind"
   assert_eq "$before" "$(podman_container_count)" "podman's container count"
+  # tools/podman-service stop leaves nothing running and nothing on disk
+  local pid
+  pid=$(cat "$PM_DIR/podman.pid")
+  [ "$(cat "/proc/$pid/comm")" = podman ] || fail "podman.pid is not podman's own pid"
+  "$DROOT_SRC/tools/podman-service" stop "$PM_DIR"
+  ! kill -0 "$pid" 2>/dev/null || fail "podman system service still running after stop"
+  assert_no_file "$PM_DIR"
 }
 
 test_podman_sigint_mid_export_removes_container_and_writes_nothing() {
