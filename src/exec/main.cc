@@ -27,6 +27,12 @@ constexpr const char* kUsage =
 
 }  // namespace
 
+// No setlocale() here, on purpose: the process stays in the "C" locale, and that is what keeps file names
+// byte-exact. libarchive's tar reader converts pax `path`/`linkpath` records from UTF-8 to the locale's charset:
+// in "C" that fails for every non-ASCII name and it keeps the raw bytes (ARCHIVE_WARN, accepted by extract.cc);
+// in a UTF-8 locale it would succeed and normalise NFD names to NFC, so the tree would not match the signed
+// manifest (droot-artifact(5), "File names"; src/pack/artifact_writer_test.cc shows both). It also means no
+// locale files are needed on servers.
 int main(int argc, char** argv) {
   using namespace droot::exec;
   if (argc < 2) {

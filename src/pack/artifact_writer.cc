@@ -1,13 +1,47 @@
 #include "artifact_writer.h"
 
+#include <locale.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <thread>
 
 #include "error.h"
 #include "io.h"
 
 namespace droot::pack {
+namespace {
+
+// LC_CTYPE C.UTF-8 on the calling thread while it lives (uselocale: the process locale, and so every other
+// libarchive object such as the export reader, stays "C"). Only the pax writer's name converter is made under
+// it; C.UTF-8 ships with glibc's libc-bin on Debian and Ubuntu, and droot-pack runs on the build side.
+class Utf8Ctype {
+ public:
+  explicit Utf8Ctype(const std::string& what) {
+    locale_ = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+    if (locale_ == static_cast<locale_t>(nullptr))
+      throw_errno("cannot write " + what + ": cannot load the C.UTF-8 locale (needed to write UTF-8 file names "
+                  "into pax headers; it comes with glibc, e.g. /usr/lib/locale/C.utf8)");
+    previous_ = ::uselocale(locale_);
+    if (previous_ == static_cast<locale_t>(nullptr)) {
+      int err = errno;
+      ::freelocale(locale_);
+      throw_errno("cannot switch to the C.UTF-8 locale", err);
+    }
+  }
+  ~Utf8Ctype() {
+    ::uselocale(previous_);
+    ::freelocale(locale_);
+  }
+  Utf8Ctype(const Utf8Ctype&) = delete;
+  Utf8Ctype& operator=(const Utf8Ctype&) = delete;
+
+ private:
+  locale_t locale_;
+  locale_t previous_;
+};
+
+}  // namespace
 
 ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const CompressionOptions& options)
     : fd_(out_fd), name_(std::move(out_name)), archive_(archive_write_new()) {
@@ -16,12 +50,24 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
   auto check = [&](int rc, const std::string& what) {
     if (rc != ARCHIVE_OK) throw Error(what + ": " + archive_error(a));
   };
-  // pax_restricted: ustar headers, with pax extensions only where ustar cannot say it (long names, big ids,
-  // xattrs) — so no atime/ctime records and nothing that varies between runs.
+  // pax_restricted: ustar headers, with pax extensions only where ustar cannot say it (long names, non-ASCII
+  // names, big ids, xattrs) — so no atime/ctime records and nothing that varies between runs.
   check(archive_write_set_format_pax_restricted(a), "cannot select the pax tar format");
-  // File names are bytes, not text: without this libarchive converts them through the locale's charset and
-  // refuses names that are not valid there (a Latin-1 name in the C locale).
-  check(archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY"), "pax hdrcharset");
+  // File names are bytes. pax records hold UTF-8, and libarchive converts each name from the charset of the
+  // locale that is current when its converter is made; a name that fails the conversion is written as-is with
+  // `hdrcharset=BINARY` for that entry only (and ARCHIVE_WARN, accepted in write_header()). In the C locale
+  // (this process never calls setlocale) every non-ASCII name would fail, so the converter is made now, once,
+  // with a UTF-8 LC_CTYPE on this thread: UTF-8 names then pass unchanged (no normalisation on this side) and
+  // only names that are not UTF-8 get the BINARY marker. The global option hdrcharset=BINARY would put it, in a
+  // pax header of its own, before every entry — GNU tar warns about each one.
+  // Extended attributes (file capabilities) once, as SCHILY.xattr.* — the key GNU tar, star and libarchive all
+  // read. libarchive's default adds a base64 LIBARCHIVE.xattr.* copy, which GNU tar warns about and libarchive's
+  // own reader then reports as a second attribute of the same name.
+  check(archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY"), "pax xattrheader");
+  {
+    Utf8Ctype utf8(name_);
+    check(archive_write_set_format_option(a, "pax", "hdrcharset", "UTF-8"), "pax hdrcharset UTF-8");
+  }
   std::string level = options.level >= 0 ? std::to_string(options.level) : "";
   switch (options.compression) {
     case Compression::zstd: {
@@ -46,6 +92,12 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
   check(archive_write_open2(a, this, nullptr, &ArtifactWriter::on_write, nullptr, nullptr), "cannot start the archive");
 }
 
+ArtifactWriter::~ArtifactWriter() {
+  // Abandoned after an error: without this, archive_write_free() would finish the tar (end blocks, padding)
+  // into an output that is about to be removed, and through a sink that may be what failed.
+  if (!payload_done_ && archive_) archive_write_fail(archive_.get());
+}
+
 la_ssize_t ArtifactWriter::on_write(archive* a, void* self, const void* buf, size_t size) {
   try {
     auto* w = static_cast<ArtifactWriter*>(self);
@@ -66,9 +118,62 @@ void ArtifactWriter::sink(const void* buf, size_t size) {
 }
 
 void ArtifactWriter::write_header(archive_entry* entry) {
-  if (archive_write_header(archive_.get(), entry) != ARCHIVE_OK)
-    throw Error("cannot write the tar header of " + std::string(archive_entry_pathname(entry)) + ": " +
-                archive_error(archive_.get()));
+  const char* raw_path = archive_entry_pathname(entry);
+  const std::string path = raw_path ? raw_path : "";
+  const char* raw_link = archive_entry_hardlink(entry) ? archive_entry_hardlink(entry) : archive_entry_symlink(entry);
+  const std::string link = raw_link ? raw_link : "";
+  const NameEncoding path_kind = classify_name(path);
+  const NameEncoding link_kind = classify_name(link);
+  if (path_kind == NameEncoding::surrogate || link_kind == NameEncoding::surrogate)
+    throw Error("cannot write the tar header of " + path + ": its " +
+                (path_kind == NameEncoding::surrogate ? "name" : "link target") +
+                " contains a UTF-16 surrogate encoded as UTF-8 (bytes ED A0..ED BF), which libarchive's pax writer "
+                "would rewrite; droot keeps names byte-exact, so it refuses this one");
+  archive* a = archive_.get();
+  const int rc = archive_write_header(a, entry);
+  if (rc == ARCHIVE_OK) return;
+  // The one warning expected: a name that is not UTF-8 was written as binary (see the constructor). The header
+  // is complete then; any other warning, or this one for a UTF-8 name, is a real problem.
+  const bool binary_expected = path_kind == NameEncoding::binary || link_kind == NameEncoding::binary;
+  const std::string message = archive_error(a);
+  // (libarchive reports it with ARCHIVE_ERRNO_FILE_FORMAT, which is EILSEQ on Linux but not in its public header.)
+  if (rc == ARCHIVE_WARN && binary_expected && archive_errno(a) == EILSEQ &&
+      message.rfind("Can't translate ", 0) == 0)
+    return;
+  throw Error("cannot write the tar header of " + path + ": " + message);
+}
+
+NameEncoding classify_name(std::string_view name) {
+  // Strict UTF-8 (RFC 3629): no overlong forms, nothing above U+10FFFF. Surrogates are told apart because
+  // libarchive accepts a pair of them (see NameEncoding).
+  NameEncoding kind = NameEncoding::ascii;
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(name[i]); };
+  auto continuation = [&](size_t i) { return i < name.size() && (byte(i) & 0xC0) == 0x80; };
+  for (size_t i = 0; i < name.size();) {
+    const unsigned char c = byte(i);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c == 0xED && continuation(i + 1) && byte(i + 1) >= 0xA0) return NameEncoding::surrogate;
+    size_t length = 0;
+    bool valid = false;
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+      valid = continuation(i + 1);
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      valid = continuation(i + 1) && continuation(i + 2) && !(c == 0xE0 && byte(i + 1) < 0xA0);
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      valid = continuation(i + 1) && continuation(i + 2) && continuation(i + 3) &&
+              !(c == 0xF0 && byte(i + 1) < 0x90) && !(c == 0xF4 && byte(i + 1) >= 0x90);
+    }
+    if (!valid) kind = NameEncoding::binary;  // keep looking: a surrogate later still has to be refused
+    else if (kind == NameEncoding::ascii) kind = NameEncoding::utf8;
+    i += valid ? length : 1;
+  }
+  return kind;
 }
 
 void ArtifactWriter::write_data(const void* data, size_t size) {

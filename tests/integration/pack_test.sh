@@ -370,3 +370,74 @@ test_non_utf8_and_odd_file_names_pack_byte_exact() {
   "$EXEC" deploy -q -p k.pub n.tar.zst dest || fail "deploy of odd names failed"
   "$EXEC" check dest >/dev/null || fail "check of odd names reports drift"
 }
+
+# Names as bytes, one tab-separated line per entry: path, type, symlink target, link count (hard links).
+name_listing() { (cd "$1" && find n -printf '%p\t%y\t%l\t%n\n' | LC_ALL=C sort); }
+
+# Every kind of name through droot-pack -> droot-exec deploy (and plain tar), byte for byte: ASCII, UTF-8 in
+# NFC and NFD (a reader that normalises would rewrite the second), Latin-1 (not UTF-8), each also longer than
+# the 100 bytes of a ustar name field, and as symlink targets and hard link targets. The payload carries a pax
+# record only where ustar cannot say it, and `hdrcharset=BINARY` only for the entries whose name is not UTF-8:
+# GNU tar warns about that keyword, so it may warn for those and nothing else.
+test_names_of_every_encoding_deploy_byte_exact_and_tar_lists_them_quietly() {
+  local latin1 nfc nfd long_ascii long_utf8 long_latin1
+  latin1="caf$(printf '\351')"
+  nfc="caf$(printf '\303\251')"
+  nfd="cafe$(printf '\314\201')"
+  long_ascii="$(printf 'a%.0s' {1..120})"
+  long_utf8="$(printf '\303\251%.0s' {1..60})"     # 120 bytes
+  long_latin1="$(printf '\351%.0s' {1..120})"
+  mkdir -p root/n/sub
+  for f in plain "$nfc" "$nfd" "$latin1" "$long_ascii" "$long_utf8" "$long_latin1" "$(printf '\346\227\245\346\234\254')"; do
+    printf '%s\n' "$f" >"root/n/$f"
+  done
+  ln -s ../plain root/n/sub/l-ascii
+  ln -s "../$nfd" root/n/sub/l-nfd
+  ln -s "../$latin1" root/n/sub/l-latin1
+  ln -s "../../n/../n/$long_ascii" root/n/sub/l-long-ascii     # link targets over 100 bytes
+  ln -s "../../n/../n/$long_utf8" root/n/sub/l-long-utf8
+  ln -s "../../n/../n/$long_latin1" root/n/sub/l-long-latin1
+  ln "root/n/$nfc" root/n/sub/h-utf8
+  ln "root/n/$latin1" root/n/sub/h-latin1
+  ln "root/n/$long_latin1" root/n/sub/h-long-latin1
+  ln "root/n/$long_utf8" "root/n/sub/$long_utf8"              # a long name whose hard link target is long too
+  # Entries whose name or link target is not UTF-8, the only ones allowed a GNU tar warning: n/caf\351,
+  # l-latin1, l-long-latin1, h-latin1 (-> n/caf\351), and the pair h-long-latin1 / n/\351...: the export walks
+  # in byte order, so sub/h-long-latin1 is the file and the Latin-1 name the hard link to it (one entry, not two).
+  local not_utf8=5
+  # A file capability too: an extended attribute is a reason for a pax header, and must not add a warning.
+  local cap='\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+  python3 -c "import os,sys; os.setxattr('root/n/plain', 'security.capability', b'$cap')"
+  tar -C root --numeric-owner --xattrs --xattrs-include='security.*' -cf - . |
+    docker_cli import - "droot-test/names:$$" >/dev/null
+  make_test_key
+  run "$PACK" -q -s k.sec -o n.tar.zst "droot-test/names:$$"
+  docker_cli rmi "droot-test/names:$$" >/dev/null
+  assert_status 0
+  assert_eq "" "$err" "droot-pack's stderr"
+
+  zstd -dc n.tar.zst >n.tar
+  tar -tf n.tar >/dev/null 2>gnu.err || fail "GNU tar cannot list the payload: $(cat gnu.err)"
+  assert_eq "" "$(grep -v "Ignoring unknown extended header keyword 'hdrcharset'" gnu.err || true)" "GNU tar warnings"
+  assert_eq "$not_utf8" "$(grep -c hdrcharset gnu.err || true)" "GNU tar hdrcharset warnings (one per non-UTF-8 entry)"
+  if command -v bsdtar >/dev/null; then
+    LC_ALL=C.UTF-8 bsdtar -tf n.tar >/dev/null 2>bsd.err || fail "bsdtar cannot list the payload: $(cat bsd.err)"
+    assert_eq "" "$(cat bsd.err)" "bsdtar (C.UTF-8 locale) warnings"
+  else
+    fail "bsdtar is not installed (tools/setup installs libarchive-tools)"
+  fi
+
+  name_listing root >want
+  "$EXEC" deploy -q -p k.pub n.tar.zst dest || fail "deploy failed"
+  name_listing dest/current >got
+  diff want got >&2 || fail "droot-exec deploy changed names (diff above)"
+  "$EXEC" check dest >/dev/null || fail "check reports drift"
+  python3 -c "import os,sys; sys.exit(os.getxattr('dest/current/n/plain', 'security.capability') != b'$cap')" ||
+    fail "the file capability did not survive"
+  for loc in C C.UTF-8; do
+    rm -rf x && mkdir x
+    LC_ALL=$loc tar -x -C x -f n.tar 2>/dev/null || fail "GNU tar -x ($loc) failed"
+    name_listing x >got
+    diff want got >&2 || fail "GNU tar -x in the $loc locale changed names (diff above)"
+  done
+}
