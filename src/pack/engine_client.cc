@@ -219,7 +219,11 @@ std::string EngineClient::create_container(const std::string& image_id, const st
                          {"NetworkDisabled", true},
                          {"HostConfig", {{"NetworkMode", "none"}}}};
   HttpResponse r = request("POST", "/containers/create", body.dump(), true);
-  if (r.status == 404) throw Error("image " + image_id + " disappeared before its container could be created: " + engine_message(r.body));
+  // 404 here is not "never existed" (inspect just found it) but "removed since": say that, not "not found".
+  if (r.status == 404)
+    throw Error("image " + image_id + " was removed from the Engine at " + endpoint_.display +
+                " after droot-pack inspected it and before its container could be created (docker rmi by someone "
+                "else?); the Engine answered 404: " + engine_message(r.body) + "; nothing was written");
   if (r.status != 201 && r.status != 200) throw_http("create a container from image " + image_id, r);
   return parse_create_answer(r.body, "create container: the Engine at " + endpoint_.display);
 }
@@ -243,6 +247,10 @@ HttpResponse EngineClient::call(const std::string& method, const std::string& pa
 
 void EngineClient::export_container(const std::string& id, const std::function<bool(const char*, size_t)>& sink) {
   HttpResponse r = request("GET", "/containers/" + id + "/export", "", true, &sink);
+  // The container was made a moment ago by us; 404 means someone removed it before the export began.
+  if (r.status == 404)
+    throw Error("container " + id.substr(0, 12) + " was removed before its export began (docker rm by someone "
+                "else?); the Engine at " + endpoint_.display + " answered 404: " + engine_message(r.body));
   if (r.status != 200) throw_http("export container " + id.substr(0, 12), r);
 }
 

@@ -218,7 +218,15 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
                                                                                             : nlohmann::json()),
                        source_date);
 
-  std::string container = engine.create_container(info.id, {{"org.droot.pack", "1"}, {"org.droot.pack.image", options.image}});
+  std::string container;
+  try {
+    container = engine.create_container(info.id, {{"org.droot.pack", "1"}, {"org.droot.pack.image", options.image}});
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const Error& e) {
+    // The Engine only knows the id by now; the user knows the name they typed.
+    throw Error("packing " + options.image + ": " + e.what());
+  }
   CopyStats stats;
   uint64_t exported = 0;
   try {
@@ -233,10 +241,16 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
       // A truncated tar is the symptom; the transfer's own error (daemon died, container removed) is the cause.
       std::string cause = stream.abandon();
       throw_if_interrupted();
-      if (!cause.empty()) throw Error(cause);
+      if (!cause.empty()) throw Error("exporting " + options.image + ": " + cause);
       throw;
     }
-    stream.finish();
+    try {
+      stream.finish();
+    } catch (const Interrupted&) {
+      throw;
+    } catch (const Error& e) {
+      throw Error("exporting " + options.image + ": " + e.what());
+    }
     exported = stream.bytes_received();
     progress.done();
   } catch (...) {
