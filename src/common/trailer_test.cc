@@ -66,3 +66,17 @@ TEST_CASE("compression is sniffed from magic bytes") {
   CHECK(parse_compression("gzip") == Compression::gzip);
   CHECK_THROWS_WITH(parse_compression("xz"), doctest::Contains("zstd, gzip or none"));
 }
+
+TEST_CASE("read_trailer over bytes in memory finds what the fd reader finds, and never reads outside them") {
+  const std::string file = "PAYLOAD" + make_trailer(Compression::gzip, kSig);
+  MemFile f(file);
+  auto from_fd = read_trailer(f.fd, file.size(), "art");
+  auto from_bytes = read_trailer(std::string_view(file), "art");
+  REQUIRE(from_bytes.has_value());
+  CHECK(from_bytes->payload_size == from_fd->payload_size);
+  CHECK(from_bytes->minisig_text == from_fd->minisig_text);
+  CHECK_FALSE(read_trailer(std::string_view("DROOTSIG"), "short").has_value());
+  // A length field claiming more than the file holds is an error, not a read past the end.
+  std::string lying = std::string(8, '\xff') + "DROOTSIG";
+  CHECK_THROWS_AS(read_trailer(std::string_view(lying), "lying"), Error);
+}
