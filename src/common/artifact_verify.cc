@@ -40,16 +40,23 @@ struct Hashes {
   std::string file_sha256;
 };
 
-Hashes hash_artifact(int fd, uint64_t payload_size, uint64_t file_size, const std::string& what) {
+Hashes hash_artifact(int fd, uint64_t payload_size, uint64_t file_size_at_open, const std::string& what) {
   Digest blake = Digest::blake2b512();
   Digest sha_payload = Digest::sha256();
   std::optional<Digest> sha_file;
   std::vector<char> buf(1 << 20);
   uint64_t offset = 0;
-  while (offset < file_size) {
+  while (offset < file_size_at_open) {
     if (offset == payload_size) sha_file.emplace(sha_payload);
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), (offset < payload_size ? payload_size : file_size) - offset));
-    pread_exact(fd, buf.data(), want, offset, what);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), (offset < payload_size ? payload_size : file_size_at_open) - offset));
+    try {
+      pread_exact(fd, buf.data(), want, offset, what);
+    } catch (const Error&) {
+      // The size was taken when the file was opened: shorter now means someone rewrote it in place.
+      if (file_size(fd, what) < file_size_at_open)
+        throw Error(what + ": the file shrank while it was being verified (rewritten in place?); refusing it");
+      throw;
+    }
     if (offset < payload_size) {
       blake.update(buf.data(), want);
       sha_payload.update(buf.data(), want);

@@ -40,7 +40,10 @@ CheckedRoot open_checked_root(const std::string& arg) {
   ReleaseStore store(arg, /*create=*/false);
   std::optional<std::string> current = store.current();
   const std::string path = store.releases_path() + "/" + *current;
-  return {open_beneath_or_throw(store.releases_fd(), *current, O_RDONLY | O_DIRECTORY, "cannot open " + path), path};
+  if (!store.has_release(*current)) throw Error("check: " + store.missing_current_text(*current));
+  UniqueFd fd = open_beneath(store.releases_fd(), *current, O_RDONLY | O_DIRECTORY);
+  if (!fd) throw Error("check: cannot open the current release " + path + ": " + beneath_error_text(errno));
+  return {std::move(fd), path};
 }
 
 }  // namespace

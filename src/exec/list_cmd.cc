@@ -1,6 +1,7 @@
 // droot-exec list DEST: the releases, which one is current, the image each holds, its size, when deployed.
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
@@ -37,6 +38,11 @@ ReleaseInfo describe(const ReleaseStore& store, const std::string& name) {
   info.name = name;
   info.deployed = deployed_time(name);
   const std::string path = store.releases_path() + "/" + name;
+  if (!store.has_release(name)) {
+    // Only `current` can name a release that is not there: list shows it rather than silently omit it.
+    info.problem = "missing: " + store.missing_current_text(name);
+    return info;
+  }
   try {
     UniqueFd root = open_beneath_or_throw(store.releases_fd(), name, O_PATH | O_DIRECTORY, "cannot open " + path);
     ArtifactConfig config = parse_config_json(read_file_beneath(root.get(), ".droot/config.json", path, 16 << 20),
@@ -70,11 +76,27 @@ int cmd_list(int argc, char** argv) {
   if (!args.count("dest")) throw Error("list: missing DEST (see droot-exec list --help)");
   ReleaseStore store(args["dest"].as<std::string>(), /*create=*/false);
   std::optional<std::string> current = store.current();
+  std::vector<std::string> names = store.releases();
+  if (current && std::find(names.begin(), names.end(), *current) == names.end()) {
+    names.push_back(*current);  // dangling: shown in its place by time, marked current, with the reason
+    std::sort(names.begin(), names.end());
+  }
   std::vector<ReleaseInfo> infos;
-  for (const auto& name : store.releases()) {
+  for (const auto& name : names) {
     infos.push_back(describe(store, name));
     infos.back().current = current && *current == name;
   }
+  // Everything readable is printed first; then a damaged DEST is an error (exit 125), so that a script or a
+  // monitoring check notices an unreadable release or a dangling `current` without parsing the table.
+  auto fail_if_damaged = [&]() -> int {
+    std::string problems;
+    for (const auto& i : infos)
+      if (!i.problem.empty()) problems += std::string(problems.empty() ? "" : "; ") + i.name + ": " + i.problem;
+    if (problems.empty()) return 0;
+    std::fflush(stdout);
+    std::fprintf(stderr, "droot-exec: error: list: %s is damaged: %s\n", store.dest().c_str(), problems.c_str());
+    return kExitError;
+  };
   if (args.count("json")) {
     nlohmann::json releases = nlohmann::json::array();
     for (const auto& i : infos) {
@@ -88,7 +110,7 @@ int cmd_list(int argc, char** argv) {
                         {"current", current ? nlohmann::json(*current) : nlohmann::json(nullptr)},
                         {"releases", releases}};
     std::printf("%s\n", j.dump().c_str());
-    return 0;
+    return fail_if_damaged();
   }
   std::printf("%-2s %-28s %-20s %12s  %s\n", "", "RELEASE", "DEPLOYED", "SIZE", "IMAGE");
   for (const auto& i : infos) {
@@ -96,7 +118,7 @@ int cmd_list(int argc, char** argv) {
     std::printf("%-2s %-28s %-20s %12llu  %s\n", i.current ? "*" : "", i.name.c_str(), i.deployed.c_str(),
                 static_cast<unsigned long long>(i.size), image.c_str());
   }
-  return 0;
+  return fail_if_damaged();
 }
 
 }  // namespace droot::exec

@@ -114,6 +114,18 @@ std::optional<std::string> ReleaseStore::current() const {
   return name;
 }
 
+bool ReleaseStore::has_release(const std::string& name) const {
+  struct stat st {};
+  if (::fstatat(releases_fd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+  if (errno != ENOENT) throw_errno("cannot look at " + releases_path() + "/" + name);
+  return false;
+}
+
+std::string ReleaseStore::missing_current_text(const std::string& name) const {
+  return dest_ + "/current points to releases/" + name + ", which does not exist (removed by hand?): deploy again, " +
+         "or switch to an existing release with 'droot-exec rollback " + dest_ + " [RELEASE]'";
+}
+
 std::optional<std::string> ReleaseStore::previous_of(const std::string& name) const {
   std::vector<std::string> all = releases();
   auto it = std::lower_bound(all.begin(), all.end(), name);

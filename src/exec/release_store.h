@@ -65,6 +65,11 @@ class ReleaseStore {
   // release known to work). Returns the removed names.
   std::vector<std::string> prune(size_t keep, const std::optional<std::string>& was_current) const;
 
+  // Whether releases/<name> is there (an entry of any type; nothing followed).
+  bool has_release(const std::string& name) const;
+  // The error for DEST/current naming a release that is gone (removed by hand): what is wrong and the way out.
+  std::string missing_current_text(const std::string& name) const;
+
   // Accepts a release name or a unique prefix of one; throws naming the releases otherwise.
   std::string resolve(const std::string& name_or_prefix) const;
 

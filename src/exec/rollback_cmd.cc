@@ -31,8 +31,16 @@ int cmd_rollback(int argc, char** argv) {
     target = store.resolve(args["release"].as<std::string>());
   } else {
     if (!current) throw Error("rollback: " + dest + "/current does not exist; name the release to switch to");
+    // A `current` whose release was removed by hand still says where it stood: going back means the newest
+    // release older than it, exactly as if it were there (releases sort by deploy time).
+    const bool dangling = !store.has_release(*current);
     std::optional<std::string> previous = store.previous_of(*current);
+    if (!previous && dangling)
+      throw Error("rollback: " + store.missing_current_text(*current) + "; no release is older than it to go back to");
     if (!previous) throw Error("rollback: " + dest + "/current is the oldest release (" + *current + "); nothing to go back to");
+    if (dangling)
+      std::fprintf(stderr, "droot-exec: warning: %s/current pointed to releases/%s, which does not exist; going back to "
+                   "the release before it\n", dest.c_str(), current->c_str());
     target = *previous;
   }
   store.switch_current(target);

@@ -134,8 +134,13 @@ std::string resolve_rootfs(const std::string& target) {
   std::string chosen = target;
   if (lstat(current.c_str(), &st) == 0) {
     if (!S_ISLNK(st.st_mode)) throw Error("run: " + current + " is not a symlink (expected DEST/current -> releases/…)");
-    if (stat(current.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
-      throw Error("run: " + current + " points to a release that does not exist; use droot-exec rollback DEST");
+    if (stat(current.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+      char link[PATH_MAX] = {};
+      ssize_t n = readlink(current.c_str(), link, sizeof link - 1);
+      throw Error("run: " + current + " points to " + (n > 0 ? std::string(link, static_cast<size_t>(n)) : "?") +
+                  ", which does not exist (removed by hand?): deploy again, or switch to an existing release with "
+                  "'droot-exec rollback " + target + " [RELEASE]'");
+    }
     chosen = current;
   } else if (access((target + "/releases").c_str(), F_OK) == 0 || access((target + "/.droot.lock").c_str(), F_OK) == 0) {
     throw Error("run: " + target + " is a deploy directory without a `current` link (nothing deployed yet?); "
@@ -144,6 +149,10 @@ std::string resolve_rootfs(const std::string& target) {
   char real[PATH_MAX];
   if (!realpath(chosen.c_str(), real)) throw_errno("run: cannot resolve " + chosen);
   if (std::string(real) == "/") throw Error("run: refusing to use the host's / as the image's rootfs");
+  // Everything later opens the tree with O_PATH, which needs no permission: an unreadable release would only
+  // surface as an odd error deep inside the rootfs. Say which directory cannot be read, here.
+  UniqueFd probe(::open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!probe) throw_errno(std::string("run: cannot read ") + (chosen == current ? "the current release " : "the rootfs ") + real);
   return real;
 }
 

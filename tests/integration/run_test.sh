@@ -109,7 +109,7 @@ test_run_dest_with_current_runs_that_release() {
   ln -s releases/gone dest/current
   run "$EXEC" run dest true
   assert_status 125
-  assert_contains "$err" "points to a release that does not exist"
+  assert_contains "$err" "dest/current points to releases/gone, which does not exist"
   run "$EXEC" run "$TEST_TMP/missing" true
   assert_status 125
   assert_contains "$err" "$TEST_TMP/missing (DEST or ROOT): No such file or directory"
