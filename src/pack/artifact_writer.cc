@@ -93,14 +93,16 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
 }
 
 ArtifactWriter::~ArtifactWriter() {
-  // Abandoned after an error: without this, archive_write_free() would finish the tar (end blocks, padding)
-  // into an output that is about to be removed, and through a sink that may be what failed.
-  if (!payload_done_ && archive_) archive_write_fail(archive_.get());
+  // Abandoned after an error: archive_write_free() still finishes the tar (end blocks, padding); that must not
+  // reach an output that is about to be removed, through a sink that may be what failed. (archive_write_fail()
+  // would skip the close, but libarchive 3.6 then leaks its write buffer.)
+  abandoned_ = !payload_done_;
 }
 
 la_ssize_t ArtifactWriter::on_write(archive* a, void* self, const void* buf, size_t size) {
   try {
     auto* w = static_cast<ArtifactWriter*>(self);
+    if (w->abandoned_) return static_cast<la_ssize_t>(size);
     if (w->zstd_) w->zstd_->write(buf, size);
     else w->sink(buf, size);
     return static_cast<la_ssize_t>(size);

@@ -72,6 +72,7 @@ class ArtifactWriter {
   Digest sha_ = Digest::sha256();
   uint64_t bytes_written_ = 0;
   bool payload_done_ = false;
+  bool abandoned_ = false;  // destroyed before finish_payload(): libarchive's last writes are dropped
   // Last, so it goes first: freeing it may still call on_write(), which uses everything above.
   ArchiveWriter archive_;
 };
