@@ -76,10 +76,12 @@ ArtifactConfig parse_config_json(const std::string& text, const std::string& sou
   ArtifactConfig out;
   auto version = doc.find("droot_artifact");
   if (version == doc.end() || !version->is_number_integer()) throw Error(source + ": missing droot_artifact version");
-  out.version = version->get<int>();
-  if (out.version != kArtifactVersion)
-    throw Error(source + ": artifact format version " + std::to_string(out.version) + " is not supported (this droot reads version " +
+  // Compared as the 64-bit number it is: get<int>() truncated 4294967297 to 1 (tests/fuzz/regressions/).
+  const int64_t v = version->get<int64_t>();
+  if (v != kArtifactVersion)
+    throw Error(source + ": artifact format version " + version->dump() + " is not supported (this droot reads version " +
                 std::to_string(kArtifactVersion) + "; upgrade droot-exec)");
+  out.version = kArtifactVersion;
   if (auto image = doc.find("image"); image != doc.end() && image->is_object()) {
     out.image.ref = string_field(*image, "ref", source);
     out.image.id = string_field(*image, "id", source);

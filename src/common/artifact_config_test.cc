@@ -41,3 +41,11 @@ TEST_CASE("RFC 3339 times as the Engine prints them") {
   CHECK(parse_rfc3339("2023-11-15T00:13:20+02:00") == 1700000000);
   CHECK_THROWS(parse_rfc3339("yesterday"));
 }
+
+TEST_CASE("only version 1 itself is version 1, not a number that truncates to it") {
+  // A property tests/fuzz/artifact_config_fuzz.cc checks: get<int>() made 4294967297 (2^32 + 1) read as version 1.
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 4294967297}", "c.json"), doctest::Contains("version 4294967297"));
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 18446744073709551615}", "c.json"),
+                    doctest::Contains("version 18446744073709551615"));
+  CHECK(parse_config_json("{\"droot_artifact\": 1}", "c.json").version == 1);
+}
