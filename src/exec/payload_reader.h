@@ -1,17 +1,17 @@
-// The payload as libarchive sees it, read from the very fd that was verified and hashed again on the way in.
-// The file could be rewritten in place between verification and extraction (a second writer, a shared
-// mount): "read once, verify what was read" means the sha256 of the bytes actually handed to the decompressor
-// is compared with the verified one before the release is allowed to go live.
+// The payload as the tar parser sees it: decompressed on a second thread (decompressor.h) from the very fd
+// that was verified, and hashed again on the way in. The file could be rewritten in place between
+// verification and extraction (a second writer, a shared mount): "read once, verify what was read" means
+// the sha256 of the bytes actually handed to the decompressor is compared with the verified one before the
+// release is allowed to go live.
 #pragma once
 
 #include <archive.h>
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "archive_ptr.h"
-#include "hash.h"
+#include "decompressor.h"
 
 namespace droot::exec {
 
@@ -23,20 +23,15 @@ class PayloadReader {
   PayloadReader& operator=(const PayloadReader&) = delete;
 
   archive* get() const { return archive_.get(); }
-  // Feeds whatever libarchive did not ask for (padding after the tar's end marker) through the hash and
-  // returns the sha256 (hex) of exactly the bytes [0, size) that were read.
-  std::string finish();
+  // Reads whatever libarchive did not ask for (padding after the tar's end marker) and returns the sha256
+  // (hex) of exactly the compressed bytes [0, size) that were read.
+  std::string finish() { return decompressor_.finish(); }
 
  private:
   static la_ssize_t on_read(archive*, void* self, const void** buffer);
-  size_t read_next();
 
-  int fd_;
-  uint64_t size_;
   std::string name_;
-  uint64_t offset_ = 0;
-  std::vector<char> buffer_;
-  Digest sha256_ = Digest::sha256();
+  Decompressor decompressor_;  // declared before archive_: the tar reader goes first
   ArchiveReader archive_;
 };
 
