@@ -54,6 +54,11 @@ std::string sample() {
   return s;
 }
 
+void drain(Decompressor& d) {
+  while (!d.next().empty()) {
+  }
+}
+
 }  // namespace
 
 TEST_CASE("Decompressor: zstd, gzip and uncompressed payloads come back whole, and the compressed bytes are hashed") {
@@ -90,11 +95,7 @@ TEST_CASE("Decompressor: a corrupt stream is an error naming the artifact") {
   compressed.resize(compressed.size() / 2);
   UniqueFd fd = memory_file(compressed);
   Decompressor d(fd.get(), compressed.size(), "app.tar.zst");
-  auto drain = [&] {
-    while (!d.next().empty()) {
-    }
-  };
-  CHECK_THROWS_WITH_AS(drain(), doctest::Contains("app.tar.zst"), Error);
+  CHECK_THROWS_WITH_AS(drain(d), doctest::Contains("app.tar.zst"), Error);
 }
 
 TEST_CASE("Decompressor: a file that shrank after verification is refused with that reason") {
@@ -102,11 +103,7 @@ TEST_CASE("Decompressor: a file that shrank after verification is refused with t
   UniqueFd fd = memory_file(compressed);
   REQUIRE(::ftruncate(fd.get(), static_cast<off_t>(compressed.size() / 3)) == 0);
   Decompressor d(fd.get(), compressed.size(), "app.tar.zst");
-  auto drain = [&] {
-    while (!d.next().empty()) {
-    }
-  };
-  CHECK_THROWS_WITH_AS(drain(), doctest::Contains("shrank after it was verified"), Error);
+  CHECK_THROWS_WITH_AS(drain(d), doctest::Contains("shrank after it was verified"), Error);
 }
 
 TEST_CASE("Decompressor: a consumer that gives up early does not leave the thread blocked") {

@@ -59,3 +59,20 @@ pack_container_count() {
 make_test_key() {
   "$PACK" keygen -p "$TEST_TMP/k.pub" -s "$TEST_TMP/k.sec" --no-password >/dev/null
 }
+
+# start_socket_server NAME SOCK COMMAND...: runs COMMAND in the background (stderr in $TEST_TMP/NAME.stderr),
+# waits until it has created the unix socket SOCK, and stops it when the test exits. Its pid: $SERVER_PID.
+start_socket_server() {
+  local name="$1" sock="$2"
+  shift 2
+  "$@" 2>"$TEST_TMP/$name.stderr" &
+  SERVER_PID=$!
+  trap 'kill "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null || true' EXIT
+  local i
+  for i in $(seq 200); do
+    [ -S "$sock" ] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || fail "$name died: $(cat "$TEST_TMP/$name.stderr")"
+    sleep 0.05
+  done
+  fail "$name did not create $sock"
+}

@@ -6,16 +6,8 @@ FAKE_SOCK="$TEST_TMP/fake.sock"
 
 # start_fake SCENARIO: starts the fake Engine in the background, stops it when the test exits.
 start_fake() {
-  python3 "$FAKE_ENGINE" "$FAKE_SOCK" "$1" 2>"$TEST_TMP/fake.stderr" &
-  FAKE_PID=$!
-  trap 'kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null || true' EXIT
-  local i
-  for i in $(seq 100); do
-    [ -S "$FAKE_SOCK" ] && return 0
-    kill -0 "$FAKE_PID" 2>/dev/null || fail "fake engine died: $(cat "$TEST_TMP/fake.stderr")"
-    sleep 0.05
-  done
-  fail "fake engine did not create $FAKE_SOCK"
+  start_socket_server fake-engine "$FAKE_SOCK" python3 "$FAKE_ENGINE" "$FAKE_SOCK" "$1"
+  FAKE_PID=$SERVER_PID
 }
 
 stop_fake() {

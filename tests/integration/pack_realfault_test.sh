@@ -11,16 +11,7 @@ PROXY_SOCK="$TEST_TMP/proxy.sock"
 # start_proxy 'METHOD PATH-REGEX' AFTER_BYTES COMMAND: the proxy on $PROXY_SOCK, stopped when the test exits.
 start_proxy() {
   [[ "$DOCKER_HOST" == unix://* ]] || fail "these tests need a unix-socket DOCKER_HOST, not $DOCKER_HOST"
-  python3 "$PROXY" "$PROXY_SOCK" "${DOCKER_HOST#unix://}" "$1" "$2" "$3" 2>"$TEST_TMP/proxy.stderr" &
-  PROXY_PID=$!
-  trap 'kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null || true' EXIT
-  local i
-  for i in $(seq 200); do
-    [ -S "$PROXY_SOCK" ] && return 0
-    kill -0 "$PROXY_PID" 2>/dev/null || fail "engine proxy died: $(cat "$TEST_TMP/proxy.stderr")"
-    sleep 0.05
-  done
-  fail "engine proxy did not create $PROXY_SOCK"
+  start_socket_server engine-proxy "$PROXY_SOCK" python3 "$PROXY" "$PROXY_SOCK" "${DOCKER_HOST#unix://}" "$1" "$2" "$3"
 }
 
 proxy_log() { cat "$PROXY_SOCK.log" 2>/dev/null || true; }
