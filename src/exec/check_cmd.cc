@@ -63,14 +63,21 @@ int cmd_check(int argc, char** argv) {
   }
   if (!args.count("root")) throw Error("check: missing DEST or ROOT (see droot-exec check --help)");
   CheckedRoot root = open_checked_root(args["root"].as<std::string>());
-  std::vector<Difference> diffs = check_tree(root.fd.get(), root.path);
+  TreeCheck result = check_tree(root.fd.get(), root.path);
+  const std::vector<Difference>& diffs = result.differences;
   if (args.count("json")) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& d : diffs) list.push_back({{"kind", kind_name(d.kind)}, {"path", d.path}, {"detail", d.detail}});
-    std::printf("%s\n", nlohmann::json({{"root", root.path}, {"clean", diffs.empty()}, {"differences", list}}).dump().c_str());
+    std::printf("%s\n", nlohmann::json({{"root", root.path}, {"clean", diffs.empty()}, {"differences", list},
+                                        {"run_mountpoints", result.run_mountpoints}})
+                            .dump()
+                            .c_str());
   } else if (!args.count("quiet")) {
     for (const auto& d : diffs)
       std::printf("%-8s %s: %s\n", kind_name(d.kind).c_str(), mtree_escape(d.path).c_str(), d.detail.c_str());
+    // Not drift: empty mount points that run created because the image had none there (run_mountpoints.h).
+    for (const auto& p : result.run_mountpoints)
+      std::printf("%-8s %s: empty mount point made by droot-exec run (not counted)\n", "note", mtree_escape(p).c_str());
     if (diffs.empty()) std::printf("%s: clean, matches its manifest\n", root.path.c_str());
     else std::printf("%s: %zu difference(s) from its manifest\n", root.path.c_str(), diffs.size());
   }

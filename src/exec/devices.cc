@@ -47,8 +47,9 @@ void mount_below_dev(int dev, const char* name, mode_t mode, const char* fstype,
 
 }  // namespace
 
-void build_dev(int root) {
+void build_dev(int root, std::vector<std::string>& created) {
   ResolvedPath target = resolve_in_rootfs(root, "/dev", Create::Directory);
+  created.insert(created.end(), target.created.begin(), target.created.end());
   if (!target.is_dir) throw Error("cannot mount /dev: /dev in the rootfs is not a directory");
   // Not nodev, or the nodes below would not work; nosuid and noexec all the same (runc's /dev).
   UniqueFd dev = new_filesystem("tmpfs", {{"mode", "0755"}, {"size", "65536k"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "io.h"
 #include "rootfs_path.h"
+#include "run_mountpoints.h"
 
 namespace droot::exec {
 
@@ -42,6 +43,10 @@ namespace {
 
 constexpr unsigned kNoSuidDevExec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
+void note_created(const ResolvedPath& p, std::vector<std::string>& created) {
+  created.insert(created.end(), p.created.begin(), p.created.end());
+}
+
 // A private copy of a mount tree, detached until attach_mount() puts it somewhere.
 UniqueFd clone_tree(int dirfd, const char* path, bool recursive, const std::string& what) {
   unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (*path ? 0 : AT_EMPTY_PATH);
@@ -60,11 +65,12 @@ void set_attrs(int mount_fd, uint64_t attrs, bool recursive, const std::string& 
 }
 
 // Binds the host path `source` (already checked to exist) onto `dest` inside the rootfs.
-void bind_into(int root, const BindSpec& bind) {
+void bind_into(int root, const BindSpec& bind, std::vector<std::string>& created) {
   std::string what = bind.source + " on " + bind.dest;
   struct stat st {};
   if (stat(bind.source.c_str(), &st) < 0) throw_errno("cannot bind " + what + ": the source");
   ResolvedPath dest = resolve_in_rootfs(root, bind.dest, S_ISDIR(st.st_mode) ? Create::Directory : Create::File);
+  note_created(dest, created);
   if (dest.is_dir != S_ISDIR(st.st_mode))
     throw Error("cannot bind " + what + ": " + dest.path + " in the rootfs is " +
                 (dest.is_dir ? "a directory and the source is not" : "not a directory and the source is one"));
@@ -74,8 +80,9 @@ void bind_into(int root, const BindSpec& bind) {
   attach_mount(tree.get(), dest.fd.get(), what);
 }
 
-void tmpfs_into(int root, const std::string& dest_path) {
+void tmpfs_into(int root, const std::string& dest_path, std::vector<std::string>& created) {
   ResolvedPath dest = resolve_in_rootfs(root, dest_path, Create::Directory);
+  note_created(dest, created);
   if (!dest.is_dir) throw Error("cannot mount a tmpfs on " + dest_path + ": it is not a directory in the rootfs");
   // Like docker's --tmpfs: world-writable with the sticky bit (it is usually /tmp), no set-uid, no devices.
   UniqueFd fs = new_filesystem("tmpfs", {{"mode", "1777"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "tmpfs " + dest_path);
@@ -85,7 +92,7 @@ void tmpfs_into(int root, const std::string& dest_path) {
 // The copies live in one small detached tmpfs, each bound over its place: the image's file (often an empty
 // placeholder left by docker export) is hidden, not rewritten, so the release on disk stays as deployed and
 // --read-only does not stop them. Writes in the jail go to the private copy, never to the host's file.
-void install_copies(int root, const std::vector<FileCopy>& copies) {
+void install_copies(int root, const std::vector<FileCopy>& copies, std::vector<std::string>& created) {
   if (copies.empty()) return;
   size_t total = 0;
   for (const auto& c : copies) total += c.content.size() + 4096;
@@ -101,6 +108,7 @@ void install_copies(int root, const std::vector<FileCopy>& copies) {
       if (fchmod(f.get(), c.mode & 0777) < 0) throw_errno("cannot set the mode of the copy of " + c.dest);
     }
     ResolvedPath dest = resolve_in_rootfs(root, c.dest, Create::File);
+    note_created(dest, created);
     if (dest.is_dir) throw Error("cannot copy " + c.dest + " into the jail: it is a directory in the rootfs");
     UniqueFd tree = clone_tree(fs.get(), name.c_str(), false, "the copy of " + c.dest);
     attach_mount(tree.get(), dest.fd.get(), "the copy of " + c.dest);
@@ -115,8 +123,9 @@ constexpr const char* kProcMasked[] = {"/proc/kcore",       "/proc/keys",       
                                        "/proc/latency_stats", "/proc/timer_stats", "/proc/acpi",       "/proc/scsi",
                                        "/proc/asound"};
 
-void build_proc(int root) {
+void build_proc(int root, std::vector<std::string>& created) {
   ResolvedPath target = resolve_in_rootfs(root, "/proc", Create::Directory);
+  note_created(target, created);
   if (!target.is_dir) throw Error("cannot mount /proc: /proc in the rootfs is not a directory");
   // fsopen takes the PID namespace of the caller, PID 1 of the new one: the jail sees only its own processes.
   UniqueFd proc = new_filesystem("proc", {}, kNoSuidDevExec, "proc on /proc");
@@ -169,9 +178,10 @@ void build_jail_root(const MountPlan& plan) {
   // capability: only /dev, which droot-exec fills itself, has working nodes.
   set_attrs(root.get(), MOUNT_ATTR_NODEV, false, "the rootfs " + plan.rootfs);
 
-  build_dev(root.get());
-  build_proc(root.get());
-  install_copies(root.get(), plan.copies);
+  std::vector<std::string> created;  // mount points the image lacked (run_mountpoints.h)
+  build_dev(root.get(), created);
+  build_proc(root.get(), created);
+  install_copies(root.get(), plan.copies, created);
 
   // Parents before children, so that `--bind a:/data --tmpfs /data/cache` nests the way it reads.
   struct UserMount {
@@ -185,10 +195,11 @@ void build_jail_root(const MountPlan& plan) {
                    [](const UserMount& a, const UserMount& b) { return depth(a.dest) < depth(b.dest); });
   for (const auto& m : user_mounts) {
     if (m.bind)
-      bind_into(root.get(), *m.bind);
+      bind_into(root.get(), *m.bind, created);
     else
-      tmpfs_into(root.get(), m.dest);
+      tmpfs_into(root.get(), m.dest, created);
   }
+  record_run_mountpoints(root.get(), created);
 
   if (plan.read_only) set_attrs(root.get(), MOUNT_ATTR_RDONLY, false, "the rootfs (--read-only)");
   pivot_into(root.get());

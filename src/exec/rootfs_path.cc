@@ -54,13 +54,16 @@ UniqueFd open_component(int dir, const std::string& name) {
 }
 
 // Creates `name` in `dir`; losing a race against someone creating it too is fine, the caller reopens it.
-void create_component(int dir, const std::string& name, bool as_file, const std::string& where) {
+// Returns whether this call made it.
+bool create_component(int dir, const std::string& name, bool as_file, const std::string& where) {
   if (as_file) {
     UniqueFd f(openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!f && errno != EEXIST) throw_errno("cannot create the file " + where + " in the rootfs");
-  } else if (mkdirat(dir, name.c_str(), 0755) < 0 && errno != EEXIST) {
-    throw_errno("cannot create the directory " + where + " in the rootfs");
+    return bool(f);
   }
+  if (mkdirat(dir, name.c_str(), 0755) == 0) return true;
+  if (errno != EEXIST) throw_errno("cannot create the directory " + where + " in the rootfs");
+  return false;
 }
 
 }  // namespace
@@ -76,6 +79,7 @@ std::optional<ResolvedPath> walk(int root, const std::string& path, Create creat
   std::vector<UniqueFd> dirs;  // the directories walked below the root; empty = at the root
   std::vector<std::string> names;
   UniqueFd leaf;  // set when the walk ended on something that is not a directory
+  std::vector<std::string> created;
   int symlinks = 0;
   auto current = [&] { return dirs.empty() ? root : dirs.back().get(); };
 
@@ -101,7 +105,7 @@ std::optional<ResolvedPath> walk(int root, const std::string& path, Create creat
     bool last = todo.empty();
     UniqueFd fd = open_component(current(), c.name);
     if (!fd && errno == ENOENT && create != Create::Nothing) {
-      create_component(current(), c.name, last && create == Create::File, where);
+      if (create_component(current(), c.name, last && create == Create::File, where)) created.push_back(where.substr(1));
       fd = open_component(current(), c.name);
     }
     if (!fd && errno == ENOENT && missing_ok) return std::nullopt;
@@ -138,6 +142,7 @@ std::optional<ResolvedPath> walk(int root, const std::string& path, Create creat
 
   ResolvedPath out;
   out.path = join(names);
+  out.created = std::move(created);
   if (leaf) {
     out.fd = std::move(leaf);
   } else if (!dirs.empty()) {

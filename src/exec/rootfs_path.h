@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "fd.h"
 
@@ -18,6 +19,7 @@ struct ResolvedPath {
   UniqueFd fd;        // O_PATH, O_CLOEXEC
   std::string path;   // where it landed, as a path inside the rootfs (for messages)
   bool is_dir = false;
+  std::vector<std::string> created;  // what Create:: made, parents first, as "etc/hosts" (no leading /)
 };
 
 // Resolves `path` (absolute, inside the rootfs open at `root`). With Create::Directory/File a missing final

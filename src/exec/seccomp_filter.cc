@@ -1,77 +1,22 @@
 #include "seccomp_filter.h"
 
-#include <seccomp.h>
-#include <sched.h>
-
-#include <cerrno>
-#include <memory>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "error.h"
+#include "seccomp_default_bpf.h"
 
 namespace droot::exec {
 
-namespace {
-
-struct FilterDeleter {
-  void operator()(scmp_filter_ctx ctx) const { seccomp_release(ctx); }
-};
-using Filter = std::unique_ptr<void, FilterDeleter>;
-
-void check(int rc, const std::string& what) {
-  if (rc < 0) throw_errno("cannot build the seccomp filter: " + what, -rc);
-}
-
-constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |
-                                     CLONE_NEWNET | CLONE_NEWCGROUP | CLONE_NEWTIME;
-
-}  // namespace
-
-const std::vector<std::string>& seccomp_denied_syscalls() {
-  static const std::vector<std::string> names = {
-      // loading code into, or replacing, the kernel
-      "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "create_module",
-      "query_module", "get_kernel_syms",
-      // the machine as a whole
-      "reboot", "swapon", "swapoff", "acct", "iopl", "ioperm", "syslog", "settimeofday", "clock_settime",
-      "clock_adjtime", "adjtimex", "stime", "quotactl", "quotactl_fd", "nfsservctl", "lookup_dcookie", "uselib",
-      "_sysctl", "sysfs", "ustat", "vm86", "vm86old",
-      // re-shaping the jail: its mounts were made before this filter and stay as they are
-      "mount", "umount", "umount2", "pivot_root", "move_mount", "open_tree", "fsopen", "fsconfig",
-      "fsmount", "fspick", "mount_setattr", "unshare", "setns",
-      // other processes' memory
-      "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
-      // large kernel attack surface a service does not need
-      "keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd", "io_uring_setup",
-      "io_uring_enter", "io_uring_register",
-      // files by handle, past every mount and chroot (docker's "shocker")
-      "open_by_handle_at", "name_to_handle_at"};
-  return names;
-}
+std::span<const sock_filter> default_seccomp_program() { return kDefaultSeccompProgram; }
 
 void load_seccomp_filter() {
-  Filter ctx(seccomp_init(SCMP_ACT_ALLOW));
-  if (!ctx) throw Error("cannot build the seccomp filter: seccomp_init failed");
-#if defined(__x86_64__)
-  for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
-    int rc = seccomp_arch_add(ctx.get(), arch);
-    if (rc < 0 && rc != -EEXIST) check(rc, "adding a compat ABI");
-  }
-#endif
-  const auto deny = SCMP_ACT_ERRNO(EPERM);
-  for (const auto& name : seccomp_denied_syscalls()) {
-    int nr = seccomp_syscall_resolve_name(name.c_str());
-    if (nr == __NR_SCMP_ERROR) continue;  // not a system call on this architecture
-    int rc = seccomp_rule_add(ctx.get(), deny, nr, 0);
-    // libseccomp refuses a rule for a call that exists on none of the ABIs in the filter; nothing to deny.
-    if (rc < 0 && rc != -EDOM && rc != -EFAULT) check(rc, name);
-  }
-  // clone with any CLONE_NEW* flag would make namespaces (a user namespace gives back every capability inside
-  // it). clone3 passes its flags in memory that seccomp cannot read: ENOSYS makes glibc fall back to clone.
-  for (uint64_t flag = 1; flag; flag <<= 1)
-    if (kNamespaceFlags & flag)
-      check(seccomp_rule_add(ctx.get(), deny, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)), "clone");
-  check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3");
-  check(seccomp_load(ctx.get()), "loading it");
+  auto program = default_seccomp_program();
+  sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+  // glibc has no wrapper for seccomp(2). Without no_new_privs (set by the caller) the kernel would demand
+  // CAP_SYS_ADMIN, which the command no longer has.
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) throw_errno("cannot load the seccomp filter");
 }
 
 }  // namespace droot::exec

@@ -1,33 +1,18 @@
-// --seccomp default: a deny-list of system calls that a service has no business making, each failing with
-// EPERM (what docker's profile answers) instead of killing the process, so a program that merely probes for
-// a feature keeps running. It is loaded last, right before execve, after the jail's own mounts are done;
-// with no_new_privs set, no privilege is needed to load it.
-//
-// chroot is not on it: after pivot_root and the detach there is no way out through it, and sshd or bind
-// use it legitimately (with --cap-add SYS_CHROOT).
-//
-// The list (seccomp_denied_syscalls() in seccomp_filter.cc, documented in docs/run.md):
-//   kernel and system: kexec_load, kexec_file_load, init_module, finit_module, delete_module, reboot, swapon,
-//     swapoff, acct, iopl, ioperm, syslog, settimeofday, clock_settime, clock_adjtime, adjtimex, quotactl,
-//     nfsservctl, lookup_dcookie, uselib, _sysctl, personality(other than PER_LINUX)…
-//   the jail itself: mount, umount2, pivot_root, move_mount, open_tree, fsopen, fsconfig, fsmount,
-//     fspick, mount_setattr, unshare, setns, clone/clone3 with namespace flags
-//   other processes: ptrace, process_vm_readv, process_vm_writev, kcmp, pidfd_getfd
-//   kernel attack surface: keyctl, add_key, request_key, bpf, perf_event_open, userfaultfd, io_uring_setup,
-//     io_uring_enter, io_uring_register
-//   the host's files: open_by_handle_at, name_to_handle_at (CVE "shocker": DAC_READ_SEARCH is kept)
+// --seccomp default: the deny-list of seccomp_profile.h, compiled to BPF when droot-exec was built. It is
+// loaded last, right before execve, after the jail's own mounts are done; with no_new_privs set, no
+// privilege is needed to load it.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <linux/filter.h>
+
+#include <span>
 
 namespace droot::exec {
 
-// The names denied unconditionally (clone's namespace flags are filtered on top of these).
-const std::vector<std::string>& seccomp_denied_syscalls();
+// The program embedded at build time.
+std::span<const sock_filter> default_seccomp_program();
 
-// Builds and loads the filter for the native ABI and, on x86-64, for the i386 and x32 ABIs too: a
-// deny-list that only covered the 64-bit numbers could be walked around with `int 0x80`.
+// Installs it on the calling thread (the jail's command is single-threaded at that point).
 void load_seccomp_filter();
 
 }  // namespace droot::exec

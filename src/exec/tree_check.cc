@@ -12,6 +12,7 @@
 #include "error.h"
 #include "fd.h"
 #include "hash.h"
+#include "run_mountpoints.h"
 
 namespace droot::exec {
 namespace {
@@ -105,10 +106,15 @@ Manifest scan_tree(int root_fd, const std::string& root_path) {
   return scanner.take();
 }
 
-std::vector<Difference> check_tree(int root_fd, const std::string& root_path) {
+TreeCheck check_tree(int root_fd, const std::string& root_path) {
   Manifest manifest = parse_manifest(read_file_beneath(root_fd, ".droot/manifest.mtree", root_path, kMaxManifestSize),
                                      root_path + "/.droot/manifest.mtree");
-  return diff_against_manifest(scan_tree(root_fd, root_path), manifest);
+  Manifest observed = scan_tree(root_fd, root_path);
+  TreeCheck out;
+  out.differences = diff_against_manifest(observed, manifest);
+  out.run_mountpoints =
+      set_aside_run_mountpoints(out.differences, observed, read_run_mountpoints(root_fd, root_path));
+  return out;
 }
 
 }  // namespace droot::exec

@@ -12,7 +12,12 @@ namespace droot::exec {
 // entering other filesystems; the root's own .droot/ and .drootenv (droot's metadata) are left out.
 Manifest scan_tree(int root_fd, const std::string& root_path);
 
+struct TreeCheck {
+  std::vector<Difference> differences;
+  std::vector<std::string> run_mountpoints;  // empty placeholders `run` made, not counted (run_mountpoints.h)
+};
+
 // Reads ROOT/.droot/manifest.mtree and returns every difference between it and the tree.
-std::vector<Difference> check_tree(int root_fd, const std::string& root_path);
+TreeCheck check_tree(int root_fd, const std::string& root_path);
 
 }  // namespace droot::exec

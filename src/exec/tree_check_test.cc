@@ -35,10 +35,12 @@ void make_tree(const testing::ScratchDir& dir) {
   put(dir / ".drootenv", "A=b\n", 0644);
 }
 
-std::vector<Difference> check(const testing::ScratchDir& dir) {
+TreeCheck check_all(const testing::ScratchDir& dir) {
   UniqueFd root = open_or_throw(dir.path(), O_RDONLY | O_DIRECTORY);
   return check_tree(root.get(), dir.path());
 }
+
+std::vector<Difference> check(const testing::ScratchDir& dir) { return check_all(dir).differences; }
 
 }  // namespace
 
@@ -66,4 +68,21 @@ TEST_CASE("drift is reported: modified, missing, extra, mode") {
 TEST_CASE("a tree without a manifest is an error, not drift") {
   testing::ScratchDir dir;
   CHECK_THROWS_WITH(check(dir), doctest::Contains("manifest.mtree does not exist"));
+}
+
+TEST_CASE("empty mount points recorded by run are set aside; one with content, or not recorded, is drift") {
+  testing::ScratchDir dir;
+  make_tree(dir);
+  REQUIRE(::mkdir((dir / "proc").c_str(), 0755) == 0);   // recorded, empty: not drift
+  REQUIRE(::mkdir((dir / "data").c_str(), 0755) == 0);   // recorded, but something was written under it
+  put(dir / "data/x", "x", 0644);
+  put(dir / "bin/hosts", "", 0644);                        // recorded, empty file: not drift
+  REQUIRE(::mkdir((dir / "srv").c_str(), 0755) == 0);    // empty but never recorded
+  put(dir / ".droot/run-mountpoints", "proc\ndata\nbin/hosts\n", 0644);
+  TreeCheck r = check_all(dir);
+  CHECK(r.run_mountpoints == std::vector<std::string>{"bin/hosts", "proc"});
+  REQUIRE(r.differences.size() == 3);
+  CHECK((kind_name(r.differences[0].kind) == "extra" && r.differences[0].path == "data"));
+  CHECK((kind_name(r.differences[1].kind) == "extra" && r.differences[1].path == "data/x"));
+  CHECK((kind_name(r.differences[2].kind) == "extra" && r.differences[2].path == "srv"));
 }

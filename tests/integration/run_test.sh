@@ -115,6 +115,47 @@ test_run_dest_with_current_runs_that_release() {
   assert_contains "$err" "$TEST_TMP/missing (DEST or ROOT): No such file or directory"
 }
 
+# An image without /dev, /proc, /etc/hosts… (podman's export, hostile_gen's "valid" artifact) or a --bind to a
+# path it lacks: run creates the mount points in the release, records them in .droot/run-mountpoints, and
+# check does not report those empty placeholders as drift — but does as soon as one holds something.
+test_run_mountpoints_the_image_lacks_are_recorded_and_not_drift() {
+  source "$DROOT_SRC/tests/integration/deploy_lib.sh"
+  deployed_dest dest
+  jail_helper probe probe
+  mkdir data
+  run "$EXEC" check dest
+  assert_status 0
+  run "$EXEC" run --bind "$TEST_TMP/data:/data" --tmpfs /scratch --ro-bind "$TEST_TMP/probe:/bin/probe" dest /bin/probe ids
+  assert_status 0
+  assert_contains "$out" "uid=0 euid=0"
+  assert_eq "bin/probe
+data
+dev
+etc/hosts
+etc/resolv.conf
+proc
+scratch" "$(sort dest/current/.droot/run-mountpoints)"
+  run "$EXEC" check dest
+  assert_status 0
+  assert_contains "$out" "note     dev: empty mount point made by droot-exec run (not counted)"
+  assert_contains "$out" "note     etc/hosts: empty mount point made by droot-exec run (not counted)"
+  assert_contains "$out" "clean, matches its manifest"
+  run "$EXEC" check --json dest
+  assert_status 0
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["clean"] and r["differences"] == [], r; assert r["run_mountpoints"] == ["bin/probe","data","dev","etc/hosts","etc/resolv.conf","proc","scratch"], r' "$out" ||
+    fail "check --json: $out"
+  # A second run finds them there and records nothing new.
+  run "$EXEC" run --bind "$TEST_TMP/data:/data" --tmpfs /scratch --ro-bind "$TEST_TMP/probe:/bin/probe" dest /bin/probe ids
+  assert_status 0
+  assert_eq 7 "$(wc -l <dest/current/.droot/run-mountpoints)"
+  # Something written into a placeholder (here on the host, under the bind) is drift again.
+  echo x >dest/current/data/x
+  run "$EXEC" check dest
+  assert_status 1
+  assert_contains "$out" "extra    data: "
+  assert_contains "$out" "extra    data/x: "
+}
+
 test_run_dev_has_the_standard_nodes_and_a_private_devpts() {
   jail_root root
   run "$EXEC" run root sh -c 'head -c 16 /dev/zero | od -An -tx1 | tr -d " \n"; echo'
