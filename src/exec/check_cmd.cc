@@ -51,7 +51,8 @@ CheckedRoot open_checked_root(const std::string& arg) {
 int cmd_check(int argc, char** argv) {
   cxxopts::Options opts("droot-exec check",
                         "Compare a deployed tree with its manifest: modified, missing and extra entries, mode and owner "
-                        "changes. Exit status 0 clean, 1 drift, 125 error.");
+                        "changes (empty mount points that run had to create are listed as notes, not drift). Exit status 0 clean, 1 "
+                        "drift, 125 error.");
   opts.positional_help("DEST|ROOT");
   opts.add_options()("json", "print one JSON object")("q,quiet", "print nothing; the exit status tells")(
       "h,help", "show this help")("root", "", cxxopts::value<std::string>());
