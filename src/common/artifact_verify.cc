@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "background_digest.h"
 #include "error.h"
 #include "hash.h"
 #include "io.h"
@@ -40,14 +41,23 @@ struct Hashes {
   std::string file_sha256;
 };
 
+// One read of every byte; BLAKE2b-512 runs on a second thread over the same buffer while this one does
+// SHA-256, and the next block is read into the other buffer meanwhile.
 Hashes hash_artifact(int fd, uint64_t payload_size, uint64_t file_size_at_open, const std::string& what) {
-  Digest blake = Digest::blake2b512();
+  // Declared before the digest whose thread reads them, so they outlive it on every way out.
+  std::vector<char> buffers[2] = {std::vector<char>(1 << 20), std::vector<char>(1 << 20)};
+  BackgroundDigest blake(Digest::blake2b512());
   Digest sha_payload = Digest::sha256();
   std::optional<Digest> sha_file;
-  std::vector<char> buf(1 << 20);
+  int current = 0;
   uint64_t offset = 0;
+  Hashes h;
   while (offset < file_size_at_open) {
-    if (offset == payload_size) sha_file.emplace(sha_payload);
+    if (offset == payload_size) {
+      h.payload_blake2b = blake.finish();  // also frees both buffers for the trailer
+      sha_file.emplace(sha_payload);
+    }
+    std::vector<char>& buf = buffers[current];
     size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), (offset < payload_size ? payload_size : file_size_at_open) - offset));
     try {
       pread_exact(fd, buf.data(), want, offset, what);
@@ -58,16 +68,18 @@ Hashes hash_artifact(int fd, uint64_t payload_size, uint64_t file_size_at_open, 
       throw;
     }
     if (offset < payload_size) {
-      blake.update(buf.data(), want);
+      blake.update(buf.data(), want);  // returns once the thread is done with the other buffer
       sha_payload.update(buf.data(), want);
     } else {
       sha_file->update(buf.data(), want);
     }
     offset += want;
+    current ^= 1;
   }
-  if (!sha_file) sha_file.emplace(sha_payload);
-  Hashes h;
-  h.payload_blake2b = blake.finish();
+  if (!sha_file) {
+    h.payload_blake2b = blake.finish();
+    sha_file.emplace(sha_payload);
+  }
   h.payload_sha256 = to_hex(sha_payload.finish());
   h.file_sha256 = to_hex(sha_file->finish());
   return h;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct evp_md_ctx_st;
@@ -16,6 +17,7 @@ namespace droot {
 class Digest {
  public:
   Digest(const Digest& other);  // copies the running state (EVP_MD_CTX_copy_ex)
+  Digest(Digest&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
   Digest& operator=(const Digest&) = delete;
   ~Digest();
   static Digest sha256();

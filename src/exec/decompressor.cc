@@ -61,16 +61,14 @@ void Decompressor::decompress() {
   if (rc == ARCHIVE_EOF) throw Error(name_ + ": the payload is empty");
   if (rc < ARCHIVE_WARN) fail("corrupt payload");
   for (;;) {
-    std::vector<char> chunk(kChunkSize);
-    size_t filled = 0;
-    while (filled < chunk.size()) {
-      la_ssize_t n = archive_read_data(a, chunk.data() + filled, chunk.size() - filled);
+    Chunk chunk{take_buffer(), 0};
+    while (chunk.size < kChunkSize) {
+      la_ssize_t n = archive_read_data(a, chunk.bytes.get() + chunk.size, kChunkSize - chunk.size);
       if (n < 0) fail("corrupt payload");
       if (n == 0) break;
-      filled += static_cast<size_t>(n);
+      chunk.size += static_cast<size_t>(n);
     }
-    if (filled == 0) break;
-    chunk.resize(filled);
+    if (chunk.size == 0) break;
     if (!push(std::move(chunk))) return;
   }
   // Whatever follows the compressed stream up to the payload's end is hashed too: the verified sha256
@@ -108,7 +106,19 @@ la_ssize_t Decompressor::on_read(archive* a, void* self, const void** buffer) {
   }
 }
 
-bool Decompressor::push(std::vector<char> chunk) {
+std::unique_ptr<char[]> Decompressor::take_buffer() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!spare_.empty()) {
+      std::unique_ptr<char[]> buffer = std::move(spare_.back());
+      spare_.pop_back();
+      return buffer;
+    }
+  }
+  return std::unique_ptr<char[]>(new char[kChunkSize]);
+}
+
+bool Decompressor::push(Chunk chunk) {
   std::unique_lock<std::mutex> lock(mutex_);
   changed_.wait(lock, [&] { return queue_.size() < kQueuedChunks || stopping_; });
   if (stopping_) return false;
@@ -118,19 +128,21 @@ bool Decompressor::push(std::vector<char> chunk) {
   return true;
 }
 
-const std::vector<char>& Decompressor::next() {
+std::span<const char> Decompressor::next() {
   std::unique_lock<std::mutex> lock(mutex_);
+  // The previous chunk is no longer the caller's: its buffer goes back to the thread.
+  if (current_.bytes) spare_.push_back(std::move(current_.bytes));
+  current_.size = 0;
   changed_.wait(lock, [&] { return !queue_.empty() || done_; });
   if (!queue_.empty()) {
     current_ = std::move(queue_.front());
     queue_.pop_front();
     lock.unlock();
     changed_.notify_all();
-    return current_;
+    return {current_.bytes.get(), current_.size};
   }
   if (!error_.empty()) throw Error(error_);
-  current_.clear();
-  return current_;
+  return {};
 }
 
 std::string Decompressor::finish() {

@@ -70,7 +70,7 @@ TEST_CASE("Decompressor: zstd, gzip and uncompressed payloads come back whole, a
     Decompressor d(fd.get(), compressed.size(), "app.tar.zst");
     std::string out;
     for (;;) {
-      const std::vector<char>& chunk = d.next();
+      std::span<const char> chunk = d.next();
       if (chunk.empty()) break;
       CHECK(chunk.size() <= Decompressor::kChunkSize);
       out.append(chunk.data(), chunk.size());

@@ -12,6 +12,7 @@
 #include "artifact_verify.h"
 #include "commands.h"
 #include "dir_lock.h"
+#include "early_writeback.h"
 #include "error.h"
 #include "extract.h"
 #include "release_store.h"
@@ -62,7 +63,11 @@ Deployed build_release(const ReleaseStore& store, const VerifiedArtifact& art, c
   if (o.verbose) eo.note = [&](const std::string& text) { say(o, text); };
   eo.poll = [&] { signals.poll(); };
   Deployed d;
-  d.extracted = extract_payload({art.fd.get(), art.payload_size, art.payload_sha256, art.name}, temp.fd(), eo);
+  {
+    EarlyWriteback writeback;
+    eo.writeback = &writeback;
+    d.extracted = extract_payload({art.fd.get(), art.payload_size, art.payload_sha256, art.name}, temp.fd(), eo);
+  }
   // One syncfs for the whole tree instead of an fsync per file: the data and the directory entries must be
   // on disk before the rename makes the release visible, or a crash could publish empty files.
   if (::syncfs(temp.fd()) != 0) throw_errno("cannot sync the new release in " + store.releases_path());

@@ -62,7 +62,7 @@ class Extraction {
       : payload_(payload),
         options_(options),
         reader_(payload.fd, payload.size, payload.name),
-        writer_(root, TreeWriter::Options{options.set_owner, options.poll}),
+        writer_(root, TreeWriter::Options{options.set_owner, options.poll, options.writeback}),
         records_(payload.name + ": .droot/manifest.mtree") {}
 
   ExtractResult run() {

@@ -10,6 +10,8 @@
 
 namespace droot::exec {
 
+class EarlyWriteback;
+
 // What verification vouched for: the extractor reads the same fd again and refuses if the bytes differ.
 struct VerifiedPayload {
   int fd = -1;
@@ -23,6 +25,7 @@ struct ExtractOptions {
   bool set_owner = true;        // chown to the archive's numeric ids (needs root)
   std::function<void(const std::string&)> note;  // verbose notes: dropped xattrs, an ignored "." entry
   std::function<void()> poll;                     // called often; throws to abort (a signal)
+  EarlyWriteback* writeback = nullptr;            // gets each finished regular file, if set
 };
 
 struct ExtractResult {

@@ -184,3 +184,42 @@ TEST_CASE("metadata: reserved names, duplicates and missing files are refused") 
     CHECK_THROWS_WITH(fx.extract(), doctest::Contains("entry '.drootenv': a second copy of droot's metadata file"));
   }
 }
+
+// Files of several blocks (libarchive hands data over in pieces) are hashed across their blocks: the sha256
+// must be the manifest's, and a single different byte in the last block must be noticed.
+namespace {
+std::string patterned(size_t size, unsigned seed) {
+  std::string s(size, '\0');
+  for (size_t i = 0; i < size; ++i) s[i] = static_cast<char>((i * 131 + seed * 7 + (i >> 12)) & 0xff);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("large and small files are hashed right across their blocks") {
+  testing::PayloadSpec spec;
+  spec.rootfs = {{"data", 'd', 0755},
+                 {"data/big", 'f', 0644, patterned(3 * 1024 * 1024 + 17, 1)},
+                 {"data/edge", 'f', 0644, patterned(256 * 1024, 2)},
+                 {"data/below", 'f', 0644, patterned(256 * 1024 - 1, 3)},
+                 {"data/small", 'f', 0644, "small\n"}};
+  Fixture fx(spec);
+  ExtractResult r = fx.extract();
+  CHECK(r.bytes == 3 * 1024 * 1024 + 17 + 256 * 1024 + 256 * 1024 - 1 + 6);
+  CHECK(read_file(fx.dir / "root/data/big", 8 << 20) == spec.rootfs[1].data);
+  CHECK(read_file(fx.dir / "root/data/edge", 8 << 20) == spec.rootfs[2].data);
+}
+
+TEST_CASE("one different byte at the end of a large file is caught against the manifest") {
+  for (size_t size : {size_t{256 * 1024 - 1}, size_t{2 * 1024 * 1024 + 5}}) {
+    CAPTURE(size);
+    testing::PayloadSpec spec;
+    std::string content = patterned(size, 4);
+    std::string claimed = content;
+    claimed.back() = static_cast<char>(claimed.back() ^ 1);
+    testing::Node big("big", 'f', 0644, content);
+    big.manifest_data = claimed;
+    spec.rootfs = {big};
+    Fixture fx(spec);
+    CHECK_THROWS_WITH(fx.extract(), doctest::Contains("'big': content differs"));
+  }
+}

@@ -22,7 +22,7 @@ la_ssize_t PayloadReader::on_read(archive* a, void* self, const void** buffer) {
   // libarchive is C: an exception must not cross it. Report the error through it instead; the message
   // comes back from archive_error_string().
   try {
-    const std::vector<char>& chunk = reader->decompressor_.next();
+    std::span<const char> chunk = reader->decompressor_.next();
     *buffer = chunk.data();
     return static_cast<la_ssize_t>(chunk.size());
   } catch (const std::exception& e) {

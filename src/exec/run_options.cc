@@ -153,7 +153,9 @@ uint64_t parse_cpus(const std::string& arg) {
   }
   if (used == 0 || used != arg.size() || !std::isfinite(x) || x < 0.01 || x > 100000)
     throw Error("run: --cpus '" + arg + "': expected a number of CPUs such as 0.5 or 2 (at least 0.01)");
-  return static_cast<uint64_t>(std::llround(x * 1000));
+  // Rounded by hand, not with llround(3): that is the only libm function droot-exec would call, and every
+  // start-up would load libm for it.
+  return static_cast<uint64_t>(x * 1000 + 0.5);
 }
 
 namespace {

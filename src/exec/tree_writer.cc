@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "beneath.h"
+#include "early_writeback.h"
 #include "error.h"
 #include "hash.h"
 #include "io.h"
@@ -120,6 +121,7 @@ WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const 
     throw_errno("cannot set the file capabilities (security.capability) of '" + path + "'");
   timespec times[2] = {attrs.mtime, attrs.mtime};
   if (::futimens(fd.get(), times) != 0) throw_errno("cannot set the modification time of '" + path + "'");
+  if (options_.writeback) options_.writeback->hand_over(std::move(fd));
   return written;
 }
 

@@ -19,6 +19,8 @@
 
 namespace droot::exec {
 
+class EarlyWriteback;
+
 struct NodeAttrs {
   uint32_t perm = 0;  // permission bits with setuid/setgid/sticky
   uint64_t uid = 0;
@@ -39,6 +41,7 @@ class TreeWriter {
   struct Options {
     bool set_owner = true;        // chown to the archive's ids (needs CAP_CHOWN)
     std::function<void()> poll;   // called between data blocks; may throw to abort (signals)
+    EarlyWriteback* writeback = nullptr;  // takes each regular file once it is complete
   };
   TreeWriter(int root, Options options);
 

@@ -311,7 +311,12 @@ test_droot_exec_links_only_what_it_needs() {
   fi
   assert_not_contains "$(cat ldd.out)" "libcurl"
   assert_not_contains "$(cat ldd.out)" "libseccomp"
-  assert_contains "$(cat ldd.out)" "libcrypto.so.3"
+  if grep -q "libcrypto.so" ldd.out; then
+    echo "libcrypto is loaded at start-up in this build (-Dlazy_libcrypto=false)"
+  else
+    # loaded by name when first needed (libcrypto_lazy.cc), OpenSSL 3's shared library and nothing else
+    assert_contains "$(strings "$EXEC" | grep -x 'libcrypto.so.3' || true)" "libcrypto.so.3"
+  fi
   if grep -q "libarchive.so" ldd.out; then
     echo "libarchive is shared in this build (-Dembed_libarchive=false)"
   else
@@ -320,6 +325,44 @@ test_droot_exec_links_only_what_it_needs() {
     assert_not_contains "$(cat ldd.out)" "libnettle"
     assert_contains "$(strings "$EXEC" | grep '^libarchive 3' || true)" "libarchive 3"
   fi
+}
+
+# With -Dlazy_libcrypto (the default), a server without libcrypto still runs releases, and the commands that
+# verify say what is missing before they write anything.
+test_without_libcrypto_run_works_and_verify_deploy_fail_clearly() {
+  if ! ldd "$EXEC" >ldd.out 2>&1 || grep -q "libcrypto.so" ldd.out; then
+    echo "droot-exec loads libcrypto at start-up in this build: nothing to test"
+    return 0
+  fi
+  deployed_dest dest
+  build_busybox_rootfs root
+  mkdir -p root/proc root/dev
+  local before lib
+  before=$(current_release dest)
+  lib=$(readlink -f "$(ldconfig -p | awk '/libcrypto\.so\.3 .*x86-64/ {print $NF; exit}')")
+  [ -f "$lib" ] || fail "cannot find the system's libcrypto.so.3 ($lib)"
+  # A private mount namespace where libcrypto.so.3 is /dev/null; the host's stays as it is.
+  cat >nocrypto.sh <<EOS
+mount --make-rprivate / || exit 1
+mount --bind /dev/null '$lib' || exit 1
+'$EXEC' run root sh -c 'echo ran without libcrypto' >run.out 2>run.err; echo \$? >run.rc
+'$EXEC' verify -p art/test.pub '$(gen valid v2)' >verify.out 2>verify.err; echo \$? >verify.rc
+'$EXEC' deploy -p art/test.pub '$(gen valid v2)' dest >deploy.out 2>deploy.err; echo \$? >deploy.rc
+EOS
+  unshare -m bash nocrypto.sh || fail "the namespace script failed"
+  assert_eq "0" "$(cat run.rc)"
+  assert_eq "ran without libcrypto" "$(cat run.out)"
+  assert_eq "125" "$(cat verify.rc)"
+  assert_contains "$(cat verify.err)" "droot-exec: error: cannot load libcrypto.so.3"
+  assert_contains "$(cat verify.err)" "install the libssl3 package"
+  assert_eq "125" "$(cat deploy.rc)"
+  assert_contains "$(cat deploy.err)" "cannot load libcrypto.so.3"
+  assert_eq "$before" "$(current_release dest)"
+  assert_eq "1" "$(ls dest/releases | wc -l)"
+  assert_no_temp dest
+  # and with the library back, the same binary verifies
+  run "$EXEC" verify -q -p art/test.pub "$(gen valid v2)"
+  assert_status 0
 }
 
 test_planted_symlinks_in_dest_are_never_followed() {
