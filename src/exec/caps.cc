@@ -78,9 +78,13 @@ std::string cap_name(int cap) {
 
 int kernel_last_cap() {
   // PR_CAPBSET_READ answers EINVAL past the last capability; no need for /proc, which may not be mounted yet.
-  int cap = 0;
-  while (cap < 63 && prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0) ++cap;
-  return cap;
+  // Probed once per process (the kernel's answer cannot change; forked children inherit it).
+  static const int last = [] {
+    int cap = 0;
+    while (cap < 63 && prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0) ++cap;
+    return cap;
+  }();
+  return last;
 }
 
 CapMask own_bounding_set() {
