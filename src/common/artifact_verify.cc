@@ -41,24 +41,18 @@ struct Hashes {
   std::string file_sha256;
 };
 
-// One read of every byte; BLAKE2b-512 runs on a second thread over the same buffer while this one does
-// SHA-256, and the next block is read into the other buffer meanwhile.
+// One read of every byte. Over the payload, BLAKE2b-512 runs on a second thread over the same buffer while
+// this one does SHA-256, and the next block is read into the other buffer meanwhile; the file's own SHA-256
+// continues from the payload's over the trailer.
 Hashes hash_artifact(int fd, uint64_t payload_size, uint64_t file_size_at_open, const std::string& what) {
   // Declared before the digest whose thread reads them, so they outlive it on every way out.
   std::vector<char> buffers[2] = {std::vector<char>(1 << 20), std::vector<char>(1 << 20)};
   BackgroundDigest blake(Digest::blake2b512());
-  Digest sha_payload = Digest::sha256();
-  std::optional<Digest> sha_file;
-  int current = 0;
+  Digest sha = Digest::sha256();
   uint64_t offset = 0;
-  Hashes h;
-  while (offset < file_size_at_open) {
-    if (offset == payload_size) {
-      h.payload_blake2b = blake.finish();  // also frees both buffers for the trailer
-      sha_file.emplace(sha_payload);
-    }
-    std::vector<char>& buf = buffers[current];
-    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), (offset < payload_size ? payload_size : file_size_at_open) - offset));
+  // Reads the next block of [offset, end) into `buf`; returns its size.
+  auto read_block = [&](std::vector<char>& buf, uint64_t end) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - offset));
     try {
       pread_exact(fd, buf.data(), want, offset, what);
     } catch (const Error&) {
@@ -67,21 +61,24 @@ Hashes hash_artifact(int fd, uint64_t payload_size, uint64_t file_size_at_open, 
         throw Error(what + ": the file shrank while it was being verified (rewritten in place?); refusing it");
       throw;
     }
-    if (offset < payload_size) {
-      blake.update(buf.data(), want);  // returns once the thread is done with the other buffer
-      sha_payload.update(buf.data(), want);
-    } else {
-      sha_file->update(buf.data(), want);
-    }
     offset += want;
-    current ^= 1;
+    return want;
+  };
+  for (int current = 0; offset < payload_size; current ^= 1) {
+    std::vector<char>& buf = buffers[current];
+    size_t n = read_block(buf, payload_size);
+    blake.update(buf.data(), n);  // returns once the thread is done with the other buffer
+    sha.update(buf.data(), n);
   }
-  if (!sha_file) {
-    h.payload_blake2b = blake.finish();
-    sha_file.emplace(sha_payload);
+  Hashes h;
+  h.payload_blake2b = blake.finish();  // the thread is done with both buffers now
+  Digest sha_file(sha);
+  h.payload_sha256 = to_hex(sha.finish());
+  while (offset < file_size_at_open) {
+    size_t n = read_block(buffers[0], file_size_at_open);
+    sha_file.update(buffers[0].data(), n);
   }
-  h.payload_sha256 = to_hex(sha_payload.finish());
-  h.file_sha256 = to_hex(sha_file->finish());
+  h.file_sha256 = to_hex(sha_file.finish());
   return h;
 }
 

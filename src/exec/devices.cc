@@ -49,7 +49,7 @@ void mount_below_dev(int dev, const char* name, mode_t mode, const char* fstype,
 
 void build_dev(int root, std::vector<std::string>& created) {
   ResolvedPath target = resolve_in_rootfs(root, "/dev", Create::Directory);
-  created.insert(created.end(), target.created.begin(), target.created.end());
+  target.add_created_to(created);
   if (!target.is_dir) throw Error("cannot mount /dev: /dev in the rootfs is not a directory");
   // Not nodev, or the nodes below would not work; nosuid and noexec all the same (runc's /dev).
   UniqueFd dev = new_filesystem("tmpfs", {{"mode", "0755"}, {"size", "65536k"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,

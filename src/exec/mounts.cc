@@ -43,10 +43,6 @@ namespace {
 
 constexpr unsigned kNoSuidDevExec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
-void note_created(const ResolvedPath& p, std::vector<std::string>& created) {
-  created.insert(created.end(), p.created.begin(), p.created.end());
-}
-
 // A private copy of a mount tree, detached until attach_mount() puts it somewhere.
 UniqueFd clone_tree(int dirfd, const char* path, bool recursive, const std::string& what) {
   unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (*path ? 0 : AT_EMPTY_PATH);
@@ -70,7 +66,7 @@ void bind_into(int root, const BindSpec& bind, std::vector<std::string>& created
   struct stat st {};
   if (stat(bind.source.c_str(), &st) < 0) throw_errno("cannot bind " + what + ": the source");
   ResolvedPath dest = resolve_in_rootfs(root, bind.dest, S_ISDIR(st.st_mode) ? Create::Directory : Create::File);
-  note_created(dest, created);
+  dest.add_created_to(created);
   if (dest.is_dir != S_ISDIR(st.st_mode))
     throw Error("cannot bind " + what + ": " + dest.path + " in the rootfs is " +
                 (dest.is_dir ? "a directory and the source is not" : "not a directory and the source is one"));
@@ -82,7 +78,7 @@ void bind_into(int root, const BindSpec& bind, std::vector<std::string>& created
 
 void tmpfs_into(int root, const std::string& dest_path, std::vector<std::string>& created) {
   ResolvedPath dest = resolve_in_rootfs(root, dest_path, Create::Directory);
-  note_created(dest, created);
+  dest.add_created_to(created);
   if (!dest.is_dir) throw Error("cannot mount a tmpfs on " + dest_path + ": it is not a directory in the rootfs");
   // Like docker's --tmpfs: world-writable with the sticky bit (it is usually /tmp), no set-uid, no devices.
   UniqueFd fs = new_filesystem("tmpfs", {{"mode", "1777"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "tmpfs " + dest_path);
@@ -108,7 +104,7 @@ void install_copies(int root, const std::vector<FileCopy>& copies, std::vector<s
       if (fchmod(f.get(), c.mode & 0777) < 0) throw_errno("cannot set the mode of the copy of " + c.dest);
     }
     ResolvedPath dest = resolve_in_rootfs(root, c.dest, Create::File);
-    note_created(dest, created);
+    dest.add_created_to(created);
     if (dest.is_dir) throw Error("cannot copy " + c.dest + " into the jail: it is a directory in the rootfs");
     UniqueFd tree = clone_tree(fs.get(), name.c_str(), false, "the copy of " + c.dest);
     attach_mount(tree.get(), dest.fd.get(), "the copy of " + c.dest);
@@ -125,7 +121,7 @@ constexpr const char* kProcMasked[] = {"/proc/kcore",       "/proc/keys",       
 
 void build_proc(int root, std::vector<std::string>& created) {
   ResolvedPath target = resolve_in_rootfs(root, "/proc", Create::Directory);
-  note_created(target, created);
+  target.add_created_to(created);
   if (!target.is_dir) throw Error("cannot mount /proc: /proc in the rootfs is not a directory");
   // fsopen takes the PID namespace of the caller, PID 1 of the new one: the jail sees only its own processes.
   UniqueFd proc = new_filesystem("proc", {}, kNoSuidDevExec, "proc on /proc");

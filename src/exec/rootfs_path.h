@@ -20,6 +20,9 @@ struct ResolvedPath {
   std::string path;   // where it landed, as a path inside the rootfs (for messages)
   bool is_dir = false;
   std::vector<std::string> created;  // what Create:: made, parents first, as "etc/hosts" (no leading /)
+
+  // Adds `created` to a list kept over several resolutions (run's mount points, run_mountpoints.h).
+  void add_created_to(std::vector<std::string>& list) const { list.insert(list.end(), created.begin(), created.end()); }
 };
 
 // Resolves `path` (absolute, inside the rootfs open at `root`). With Create::Directory/File a missing final
