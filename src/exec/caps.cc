@@ -80,9 +80,12 @@ int kernel_last_cap() {
   // PR_CAPBSET_READ answers EINVAL past the last capability; no need for /proc, which may not be mounted yet.
   // Probed once per process (the kernel's answer cannot change; forked children inherit it).
   static const int last = [] {
-    int cap = 0;
-    while (cap < 63 && prctl(PR_CAPBSET_READ, cap + 1, 0, 0, 0) >= 0) ++cap;
-    return cap;
+    int known = 0, past = 64;  // CAP_CHOWN (0) exists everywhere; capability numbers stop below 64
+    while (past - known > 1) {
+      int mid = (known + past) / 2;
+      (prctl(PR_CAPBSET_READ, mid, 0, 0, 0) >= 0 ? known : past) = mid;
+    }
+    return known;
   }();
   return last;
 }

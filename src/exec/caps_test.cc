@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <linux/capability.h>
 
+#include <cstdio>
+
 #include "error.h"
 
 using namespace droot::exec;
@@ -56,4 +58,24 @@ TEST_CASE("a non-root user gets nothing but the explicit --cap-add, as ambient c
   CHECK(a.ambient == 0x400);
   CHECK(a.permitted == 0x400);
   CHECK(a.inheritable == 0x400);
+}
+
+TEST_CASE("the last capability and the bounding set found by probing are the kernel's own answers") {
+  std::FILE* f = std::fopen("/proc/sys/kernel/cap_last_cap", "r");
+  REQUIRE(f != nullptr);
+  int last = -1;
+  CHECK(std::fscanf(f, "%d", &last) == 1);
+  std::fclose(f);
+  CHECK(kernel_last_cap() == last);
+
+  f = std::fopen("/proc/self/status", "r");
+  REQUIRE(f != nullptr);
+  unsigned long long bounding = 0;
+  char line[256];
+  bool found = false;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "CapBnd: %llx", &bounding) == 1) found = true;
+  std::fclose(f);
+  REQUIRE(found);
+  CHECK(own_bounding_set() == bounding);
 }

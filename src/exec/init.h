@@ -27,7 +27,9 @@ int relay_signals_until_exit(pid_t child, bool reap_all);
 // A wait status as an exit code: the code itself, or 128+N after signal N (the shell's convention).
 int exit_code_of(int wait_status);
 
-// Runs as PID 1 of the jail: forks `command` (which must not return: it execs or _exits), relays signals,
+// Runs as PID 1 of the jail: starts `command` in a process of its own that shares PID 1's memory until it
+// calls execve (vfork semantics; a real fork in ASan builds), so `command` must exec or _exit and must not
+// touch what PID 1 is using. Then relays signals,
 // reaps orphans, and exits with the command's exit code. When the command is gone, so is the namespace:
 // the kernel kills whatever is left once PID 1 exits.
 [[noreturn]] void run_init(const std::function<void()>& command);

@@ -1,6 +1,7 @@
 #include "user.h"
 
 #include <grp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -137,11 +138,15 @@ Credentials resolve_user_in_rootfs(int root, const std::string& spec) {
   return resolve_user(spec, parse_passwd(passwd), parse_group(group));
 }
 
+// Raw system calls: glibc's wrappers apply a change to every thread of the process they believe they run in,
+// and the command's process runs in PID 1's memory (init.cc). Credentials belong to the calling task alone.
 void switch_credentials(const Credentials& cred) {
-  if (setgroups(cred.groups.size(), cred.groups.data()) < 0)
+  if (syscall(SYS_setgroups, cred.groups.size(), cred.groups.data()) < 0)
     throw_errno("cannot set the supplementary groups of uid " + std::to_string(cred.uid));
-  if (setresgid(cred.gid, cred.gid, cred.gid) < 0) throw_errno("cannot switch to gid " + std::to_string(cred.gid));
-  if (setresuid(cred.uid, cred.uid, cred.uid) < 0) throw_errno("cannot switch to uid " + std::to_string(cred.uid));
+  if (syscall(SYS_setresgid, cred.gid, cred.gid, cred.gid) < 0)
+    throw_errno("cannot switch to gid " + std::to_string(cred.gid));
+  if (syscall(SYS_setresuid, cred.uid, cred.uid, cred.uid) < 0)
+    throw_errno("cannot switch to uid " + std::to_string(cred.uid));
 }
 
 }  // namespace droot::exec
