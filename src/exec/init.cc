@@ -77,6 +77,8 @@ int command_entry(void* command) {
   _exit(125);
 }
 
+}  // namespace
+
 #if defined(__SANITIZE_ADDRESS__)
 // ASan cannot follow a process running on a stack it did not allocate (false reports at every noreturn call,
 // LeakSanitizer aborts): sanitizer builds fork.
@@ -95,17 +97,22 @@ pid_t spawn_command(const std::function<void()>& command) {
 // no CLONE_FILES): each change the child makes stays its own.
 pid_t spawn_command(const std::function<void()>& command) {
   // Ample for the child's C++ (error messages, PATH search); a guard page below turns an overflow into a
-  // fault instead of a write into PID 1's heap. Never unmapped: PID 1 only waits from here on.
+  // fault instead of a write into PID 1's heap.
   constexpr size_t kGuard = 4096, kStack = 256 * 1024;
   void* area = mmap(nullptr, kGuard + kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (area == MAP_FAILED) return -1;
-  if (mprotect(area, kGuard, PROT_NONE) < 0) return -1;
-  char* stack_top = static_cast<char*>(area) + kGuard + kStack;
-  return clone(command_entry, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<std::function<void()>*>(&command));
+  pid_t pid = -1;
+  if (mprotect(area, kGuard, PROT_NONE) == 0) {
+    char* stack_top = static_cast<char*>(area) + kGuard + kStack;
+    pid = clone(command_entry, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<std::function<void()>*>(&command));
+  }
+  // CLONE_VFORK: back here, the child has exec'd into memory of its own or exited; its stack is free.
+  int saved = errno;
+  munmap(area, kGuard + kStack);
+  errno = saved;
+  return pid;
 }
 #endif
-
-}  // namespace
 
 void run_init(const std::function<void()>& command) {
   // tini ignores these so that a background read or write to the terminal never stops PID 1.

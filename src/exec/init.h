@@ -27,6 +27,12 @@ int relay_signals_until_exit(pid_t child, bool reap_all);
 // A wait status as an exit code: the code itself, or 128+N after signal N (the shell's convention).
 int exit_code_of(int wait_status);
 
+// Starts `child` (which must execve or _exit, never return) in a process that shares the caller's memory until
+// it does, the caller suspended meanwhile (posix_spawn's technique; a plain fork in ASan builds). Its
+// credentials, capabilities, signal dispositions, descriptor table and seccomp filter are its own. Returns the
+// pid once the child has exec'd or exited, or -1 with errno.
+pid_t spawn_command(const std::function<void()>& child);
+
 // Runs as PID 1 of the jail: starts `command` in a process of its own that shares PID 1's memory until it
 // calls execve (vfork semantics; a real fork in ASan builds), so `command` must exec or _exit and must not
 // touch what PID 1 is using. Then relays signals,
