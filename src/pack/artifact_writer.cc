@@ -72,7 +72,7 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
   switch (options.compression) {
     case Compression::zstd: {
       int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-      zstd_ = std::make_unique<ZstdStream>(options.level >= 0 ? options.level : 3, threads,
+      zstd_ = std::make_unique<ZstdStream>(options.level >= 0 ? options.level : 3, threads, options.long_window_log,
                                            [this](const void* buf, size_t size) { sink(buf, size); });
       break;
     }

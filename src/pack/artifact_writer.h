@@ -19,6 +19,7 @@ struct CompressionOptions {
   Compression compression = Compression::zstd;
   int level = -1;   // -1: the compressor's default (zstd 3, gzip 6)
   int threads = 0;  // zstd workers; 0: one per core
+  int long_window_log = 0;  // zstd long-distance matching over a 2^N-byte window; 0: off
 };
 
 // How libarchive's pax writer stores a file name or link target (droot-artifact(5), "File names"):

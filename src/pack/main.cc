@@ -26,6 +26,7 @@ using namespace droot;
 using namespace droot::pack;
 
 constexpr int kExitError = 125;
+constexpr int kMinLongWindowLog = 10, kMaxLongWindowLog = 27;  // ZSTD_WINDOWLOG_MIN; zstd -d's default limit
 
 cxxopts::Options make_options() {
   cxxopts::Options opts("droot-pack", "Pack a Docker image into a signed droot artifact (droot-artifact(5)).");
@@ -39,6 +40,9 @@ cxxopts::Options make_options() {
       ("c,compression", "zstd, gzip or none", cxxopts::value<std::string>()->default_value("zstd"), "ALG")
       ("l,level", "compression level (zstd 1-19, gzip 1-9)", cxxopts::value<int>(), "N")
       ("T,threads", "zstd worker threads, 0 = one per core", cxxopts::value<int>()->default_value("0"), "N")
+      ("long", "zstd long-distance matching over a 2^N-byte window (N 10-27, default 27 = 128 MiB): smaller "
+       "artifacts when an image repeats itself far apart, for about 2^N bytes more memory when packing and on "
+       "every server that deploys the artifact", cxxopts::value<int>()->implicit_value("27"), "N")
       ("pull", "pull IMAGE from its registry first: --pull (=missing) only if the Engine does not have it, "
        "--pull=always every time; credentials as the docker CLI keeps them ($DOCKER_CONFIG or ~/.docker/config.json)",
        cxxopts::value<std::string>()->implicit_value("missing"), "WHEN")
@@ -100,6 +104,15 @@ int pack_main(int argc, char** argv) {
     if (po.compression.compression == Compression::none) throw Error("--level makes no sense with --compression none");
     if (level < 1 || level > max) throw Error("--level " + std::to_string(level) + " is out of range 1-" + std::to_string(max));
     po.compression.level = level;
+  }
+  if (args.count("long")) {
+    int log = args["long"].as<int>();
+    if (po.compression.compression != Compression::zstd) throw Error("--long applies to zstd compression only");
+    // 27 is what `zstd -d`, libarchive and droot-exec decompress without being told to allow more memory.
+    if (log < kMinLongWindowLog || log > kMaxLongWindowLog)
+      throw Error("--long " + std::to_string(log) + " is out of range " + std::to_string(kMinLongWindowLog) + "-" +
+                  std::to_string(kMaxLongWindowLog) + " (a larger window needs `zstd -d --long=N` on every reader)");
+    po.compression.long_window_log = log;
   }
   po.compression.threads = args["threads"].as<int>();
   if (po.compression.threads < 0) throw Error("--threads must be 0 or more");

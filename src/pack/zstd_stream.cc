@@ -15,13 +15,17 @@ void check(size_t rc, const char* what) {
 
 }  // namespace
 
-ZstdStream::ZstdStream(int level, int workers, Sink sink)
+ZstdStream::ZstdStream(int level, int workers, int long_window_log, Sink sink)
     : cctx_(ZSTD_createCCtx()), out_(ZSTD_CStreamOutSize()), sink_(std::move(sink)) {
   if (cctx_ == nullptr) throw Error("zstd: cannot allocate a compression context");
   check(ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level), "compression level");
   check(ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1), "checksum flag");
   check(ZSTD_CCtx_setParameter(cctx_, ZSTD_c_nbWorkers, workers < 1 ? 1 : workers), "worker threads");
   check(ZSTD_CCtx_setParameter(cctx_, ZSTD_c_jobSize, static_cast<int>(kJobSize)), "job size");
+  if (long_window_log > 0) {
+    check(ZSTD_CCtx_setParameter(cctx_, ZSTD_c_enableLongDistanceMatching, 1), "long-distance matching");
+    check(ZSTD_CCtx_setParameter(cctx_, ZSTD_c_windowLog, long_window_log), "window size");
+  }
 }
 
 ZstdStream::~ZstdStream() { ZSTD_freeCCtx(cctx_); }

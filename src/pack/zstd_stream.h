@@ -15,9 +15,10 @@ namespace droot::pack {
 class ZstdStream {
  public:
   using Sink = std::function<void(const void*, size_t)>;
-  // workers >= 1: the bytes depend on level and job size only, not on the worker count (reproducible across
-  // machines with different core counts).
-  ZstdStream(int level, int workers, Sink sink);
+  // workers >= 1: the bytes depend on level, window and job size only, not on the worker count (reproducible
+  // across machines with different core counts). long_window_log > 0: long-distance matching over a window of
+  // 2^long_window_log bytes, which packing and every decompression then hold in memory; 0: the level's own.
+  ZstdStream(int level, int workers, int long_window_log, Sink sink);
   ~ZstdStream();
   ZstdStream(const ZstdStream&) = delete;
   ZstdStream& operator=(const ZstdStream&) = delete;

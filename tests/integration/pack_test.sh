@@ -441,3 +441,46 @@ test_names_of_every_encoding_deploy_byte_exact_and_tar_lists_them_quietly() {
     diff want got >&2 || fail "GNU tar -x in the $loc locale changed names (diff above)"
   done
 }
+
+test_long_window_finds_far_repeats_and_the_artifact_deploys() {
+  # Two copies of 4 MiB of noise, at least 4 MiB apart whatever order the export walks them in: beyond the
+  # default level's 2 MiB window, within --long's.
+  mkdir -p root/data
+  cp /bin/busybox root/busybox
+  head -c 4M /dev/urandom >root/data/a
+  head -c 3M /dev/urandom >root/data/b
+  cp root/data/a root/data/c
+  tar -C root --numeric-owner -cf - . | docker_cli import - "droot-test/far-repeat:$$" >/dev/null
+  make_test_key
+  "$PACK" -s k.sec -o plain.tar.zst "droot-test/far-repeat:$$" -q
+  "$PACK" -s k.sec -o long.tar.zst --long "droot-test/far-repeat:$$" -q
+  "$PACK" -s k.sec -o long2.tar.zst --long -T 1 "droot-test/far-repeat:$$" -q
+  local plain long
+  plain=$(stat -c %s plain.tar.zst)
+  long=$(stat -c %s long.tar.zst)
+  [ "$long" -lt $((plain - 3 * 1024 * 1024)) ] || fail "--long did not find the repeat: $long bytes vs $plain without"
+  zstd -lv long.tar.zst 2>&1 | grep -q 'Window Size: 128 MiB' || fail "window not 128 MiB: $(zstd -lv long.tar.zst 2>&1)"
+  cmp long.tar.zst long2.tar.zst || fail "two --long packs differ (1 and all worker threads)"
+  zstd -dc long.tar.zst | tar -t | grep -x 'data/c' >/dev/null || fail "zstd -dc | tar -t cannot read the --long artifact"
+  run "$EXEC" deploy -q -p k.pub long.tar.zst dest
+  assert_status 0
+  cmp root/data/c dest/current/data/c || fail "deployed data/c differs"
+  cmp root/data/a dest/current/data/a || fail "deployed data/a differs"
+  docker_cli rmi "droot-test/far-repeat:$$" >/dev/null
+}
+
+test_long_window_bad_uses_are_refused_and_write_nothing() {
+  make_test_key
+  run "$PACK" -s k.sec -c gzip --long -o a.tar.gz "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "--long applies to zstd compression only"
+  run "$PACK" -s k.sec --long=28 -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "--long 28 is out of range 10-27"
+  run "$PACK" -s k.sec --long=9 -o a.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "--long 9 is out of range"
+  assert_no_file a.tar.gz
+  assert_no_file a.tar.zst
+  assert_eq "" "$(ls -A | grep -vE "^(k\.(pub|sec)|\.err|\.out)$" || true)"
+}
