@@ -39,6 +39,10 @@ test_droot_pack_completion() {
   expect "tcp:// unix://" droot-pack droot-pack -H ""
   # a bare --pull takes no value: after it comes IMAGE (or a flag), not missing/always
   expect "--json" droot-pack droot-pack --pull --js
+  expect "--long --long=" droot-pack droot-pack --lo
+  # --long=N is a number (no candidates); a bare --long is followed by the next flag
+  expect "" droot-pack droot-pack --long = 2
+  expect "--json" droot-pack droot-pack --long --js
   # files for -o, -s and keygen's -p
   touch app.tar.zst app.key other
   mkdir appdir
