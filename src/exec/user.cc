@@ -1,6 +1,5 @@
 #include "user.h"
 
-#include <grp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
