@@ -46,12 +46,21 @@ std::string random_suffix() {
   return out;
 }
 
+constexpr const char* kStampFormat = "%Y%m%dT%H%M%S";  // the first 15 characters of a release name
+
 std::string utc_stamp(time_t t) {
   struct tm tm {};
   if (::gmtime_r(&t, &tm) == nullptr) throw Error("cannot format the current time");
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
+  std::strftime(buf, sizeof buf, kStampFormat, &tm);
   return buf;
+}
+
+time_t stamp_of(const std::string& release_name) {
+  struct tm tm {};
+  const char* end = ::strptime(release_name.c_str(), kStampFormat, &tm);
+  if (end == nullptr || *end != '-') throw Error("cannot read the time in the release name " + release_name);
+  return ::timegm(&tm);
 }
 
 }  // namespace
@@ -173,19 +182,18 @@ TempRelease ReleaseStore::create_temp() const {
 }
 
 std::string ReleaseStore::publish(TempRelease& temp, const std::string& payload_sha256) const {
-  // Release names sort by time. Deploying the same artifact twice within one second would give the same
-  // name: RENAME_NOREPLACE refuses, and the next second gives a fresh one (the lock is held meanwhile).
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    std::string name = utc_stamp(::time(nullptr)) + "-" + payload_sha256.substr(0, 12);
-    if (::renameat2(releases_fd(), temp.name().c_str(), releases_fd(), name.c_str(), RENAME_NOREPLACE) == 0) {
-      temp.published_ = true;
-      fsync_or_throw(releases_fd(), releases_path());
-      return name;
-    }
-    if (errno != EEXIST) throw_errno("cannot rename " + releases_path() + "/" + temp.name() + " to " + name);
-    ::sleep(1);
-  }
-  throw Error("cannot find a free release name in " + releases_path());
+  // Release names sort by time, and rollback, prune and list go by that order, so a new release must sort
+  // after every existing one. Two deploys within one second (or after the clock stepped back) would otherwise
+  // be ordered by their hashes: the new one takes the second after the newest instead (the lock is held).
+  time_t stamp = ::time(nullptr);
+  std::vector<std::string> existing = releases();
+  if (!existing.empty()) stamp = std::max(stamp, stamp_of(existing.back()) + 1);
+  std::string name = utc_stamp(stamp) + "-" + payload_sha256.substr(0, 12);
+  if (::renameat2(releases_fd(), temp.name().c_str(), releases_fd(), name.c_str(), RENAME_NOREPLACE) != 0)
+    throw_errno("cannot rename " + releases_path() + "/" + temp.name() + " to " + name);
+  temp.published_ = true;
+  fsync_or_throw(releases_fd(), releases_path());
+  return name;
 }
 
 void ReleaseStore::switch_current(const std::string& name) const {

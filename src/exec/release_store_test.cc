@@ -54,6 +54,25 @@ TEST_CASE("a temp release is removed unless published; publishing names it <time
   CHECK(store.releases() == std::vector<std::string>{name});
 }
 
+TEST_CASE("a release published in the same second as the newest, or with the clock behind it, sorts after it") {
+  testing::ScratchDir dir;
+  ReleaseStore store(dir / "dest", true);
+  std::vector<std::string> published;
+  // Hashes that sort backwards: by name alone each new release would come before the previous one.
+  for (char c : {'f', 'c', 'a'}) {
+    TempRelease temp = store.create_temp();
+    published.push_back(store.publish(temp, std::string(64, c)));
+  }
+  CHECK(store.releases() == published);
+  CHECK(store.previous_of(published[2]) == published[1]);
+  // A newest release from the future (the clock was stepped back since): the next one still comes after it.
+  std::string future = add_release(store, "29991231T235958-ffffffffffff");
+  TempRelease temp = store.create_temp();
+  std::string next = store.publish(temp, std::string(64, '0'));
+  CHECK(next == "29991231T235959-000000000000");
+  CHECK(store.previous_of(next) == future);
+}
+
 TEST_CASE("current is switched atomically and rollback targets the predecessor") {
   testing::ScratchDir dir;
   ReleaseStore store(dir / "dest", true);
