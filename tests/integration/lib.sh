@@ -41,6 +41,14 @@ assert_status() {  # expected (after `run`)
 assert_file() { [ -e "$1" ] || fail "expected file $1"; }
 assert_no_file() { [ ! -e "$1" ] || fail "unexpected file $1"; }
 
+# Flips the lowest bit of the byte at OFFSET in FILE, in place: the byte always changes, whatever it was.
+flip_byte() {  # file offset
+  local b
+  b=$(od -An -tu1 -j "$2" -N 1 "$1" | tr -d ' ')
+  [ -n "$b" ] || fail "flip_byte: $1 has no byte at offset $2"
+  printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # A tree's full state (names, types, modes, owners, sizes, link targets, content hashes), for
 # "nothing was written or changed" checks: snapshot DIR > before; ...; assert_eq "$before" "$(snapshot DIR)".
 snapshot() {

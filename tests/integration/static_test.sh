@@ -58,7 +58,7 @@ test_static_verify_deploy_run_a_packed_image_as_the_dynamic_one_does() {
   assert_eq "$("$EXEC" verify --json -p k.pub app.tar.zst)" "$("$s" verify --json -p k.pub app.tar.zst)" "verify --json"
   # One flipped payload byte: refused, as by the dynamic build.
   cp app.tar.zst bad.tar.zst
-  printf '\xff' | dd of=bad.tar.zst bs=1 seek=200 conv=notrunc status=none
+  flip_byte bad.tar.zst 200
   run "$s" verify -p k.pub bad.tar.zst
   assert_status 125
   assert_contains "$err" "droot-exec: error:"
