@@ -33,11 +33,9 @@ int exit_code_of(int wait_status);
 // pid once the child has exec'd or exited, or -1 with errno.
 pid_t spawn_command(const std::function<void()>& child);
 
-// Runs as PID 1 of the jail: starts `command` in a process of its own that shares PID 1's memory until it
-// calls execve (vfork semantics; a real fork in ASan builds), so `command` must exec or _exit and must not
-// touch what PID 1 is using. Then relays signals,
-// reaps orphans, and exits with the command's exit code. When the command is gone, so is the namespace:
-// the kernel kills whatever is left once PID 1 exits.
+// Runs as PID 1 of the jail: starts `command` with spawn_command (so `command` must exec or _exit and must not
+// touch what PID 1 is using), then relays signals, reaps orphans, and exits with the command's exit code.
+// When the command is gone, so is the namespace: the kernel kills whatever is left once PID 1 exits.
 [[noreturn]] void run_init(const std::function<void()>& command);
 
 // Closes (or, with cloexec, marks close-on-exec) every descriptor above 2.
