@@ -7,8 +7,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "../../tests/hostile/scratch_dir.h"
-#include "../../tests/hostile/test_archive.h"
+#include "../../../tests/hostile/scratch_dir.h"
+#include "../../../tests/hostile/test_archive.h"
 #include "error.h"
 #include "hash.h"
 #include "io.h"

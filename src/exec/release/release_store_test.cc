@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../tests/hostile/scratch_dir.h"
+#include "../../../tests/hostile/scratch_dir.h"
 #include "error.h"
 #include "io.h"
 

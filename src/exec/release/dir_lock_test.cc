@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../tests/hostile/scratch_dir.h"
+#include "../../../tests/hostile/scratch_dir.h"
 #include "io.h"
 
 using namespace droot;
