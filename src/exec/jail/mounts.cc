@@ -43,7 +43,10 @@ namespace {
 
 constexpr unsigned kNoSuidDevExec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
-// A private copy of a mount tree, detached until attach_mount() puts it somewhere.
+// A private copy of a mount tree, detached until attach_mount() puts it somewhere. The source must be attached
+// in this mount namespace: kernels before 6.15 refuse (EINVAL, check_mnt() in __do_loopback) to clone a mount
+// that still lives in the anonymous namespace fsmount() gives it, so a filesystem made here is attached once
+// before anything is cloned from it (build_proc, install_copies). Debian 12's 6.1 is such a kernel.
 UniqueFd clone_tree(int dirfd, const char* path, bool recursive, const std::string& what) {
   unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (*path ? 0 : AT_EMPTY_PATH);
   UniqueFd tree(open_tree(dirfd, path, flags));
@@ -85,9 +88,11 @@ void tmpfs_into(int root, const std::string& dest_path, std::vector<std::string>
   attach_mount(fs.get(), dest.fd.get(), "tmpfs " + dest_path);
 }
 
-// The copies live in one small detached tmpfs, each bound over its place: the image's file (often an empty
-// placeholder left by docker export) is hidden, not rewritten, so the release on disk stays as deployed and
-// --read-only does not stop them. Writes in the jail go to the private copy, never to the host's file.
+// The copies live in one small tmpfs, each bound over its place: the image's file (often an empty placeholder
+// left by docker export) is hidden, not rewritten, so the release on disk stays as deployed and --read-only does
+// not stop them. Writes in the jail go to the private copy, never to the host's file. The tmpfs is attached in
+// the jail's /dev for as long as the binds are cloned from it (see clone_tree), then detached again: only the
+// binds keep it.
 void install_copies(int root, const std::vector<FileCopy>& copies, std::vector<std::string>& created) {
   if (copies.empty()) return;
   size_t total = 0;
@@ -97,18 +102,32 @@ void install_copies(int root, const std::vector<FileCopy>& copies, std::vector<s
   for (size_t i = 0; i < copies.size(); ++i) {
     const FileCopy& c = copies[i];
     std::string name = "copy" + std::to_string(i);
-    {
-      UniqueFd f(openat(fs.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, c.mode & 07777));
-      if (!f) throw_errno("cannot copy " + c.dest + " into the jail");
-      write_all(f.get(), c.content, "the copy of " + c.dest);
-      if (fchmod(f.get(), c.mode & 0777) < 0) throw_errno("cannot set the mode of the copy of " + c.dest);
-    }
+    UniqueFd f(openat(fs.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, c.mode & 07777));
+    if (!f) throw_errno("cannot copy " + c.dest + " into the jail");
+    write_all(f.get(), c.content, "the copy of " + c.dest);
+    if (fchmod(f.get(), c.mode & 0777) < 0) throw_errno("cannot set the mode of the copy of " + c.dest);
+  }
+  // /dev is the jail's own tmpfs (build_dev), so the staging directory touches nothing of the release.
+  UniqueFd dev = resolve_in_rootfs(root, "/dev").fd;
+  constexpr const char* kStaging = ".droot-copies";
+  if (mkdirat(dev.get(), kStaging, 0700) < 0) throw_errno("cannot create the staging directory for --copy in /dev");
+  {
+    UniqueFd staging(openat(dev.get(), kStaging, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!staging) throw_errno("cannot open the staging directory for --copy in /dev");
+    attach_mount(fs.get(), staging.get(), "the tmpfs for --copy");
+  }
+  for (size_t i = 0; i < copies.size(); ++i) {
+    const FileCopy& c = copies[i];
     ResolvedPath dest = resolve_in_rootfs(root, c.dest, Create::File);
     dest.add_created_to(created);
     if (dest.is_dir) throw Error("cannot copy " + c.dest + " into the jail: it is a directory in the rootfs");
-    UniqueFd tree = clone_tree(fs.get(), name.c_str(), false, "the copy of " + c.dest);
+    UniqueFd tree = clone_tree(fs.get(), ("copy" + std::to_string(i)).c_str(), false, "the copy of " + c.dest);
     attach_mount(tree.get(), dest.fd.get(), "the copy of " + c.dest);
   }
+  // umount2 takes only a path; /proc/self/fd/N names the mount `fs` refers to without walking the rootfs again.
+  std::string self = "/proc/self/fd/" + std::to_string(fs.get());
+  if (umount2(self.c_str(), MNT_DETACH) < 0) throw_errno("cannot detach the staging tmpfs of --copy");
+  if (unlinkat(dev.get(), kStaging, AT_REMOVEDIR) < 0) throw_errno("cannot remove the staging directory for --copy");
 }
 
 // Parts of /proc that reach past every namespace into the host kernel. Root in the jail owns /proc/sys's files
@@ -134,15 +153,23 @@ void build_proc(int root, std::vector<std::string>& created) {
     set_attrs(tree.get(), MOUNT_ATTR_RDONLY | kNoSuidDevExec, true, path);
     attach_mount(tree.get(), fd.get(), path);
   }
+  // Directories are hidden under one empty read-only tmpfs: attached on the first of them, then cloned from
+  // there (clone_tree's source must be attached), files under the jail's /dev/null (attached since build_dev).
   UniqueFd empty = new_filesystem("tmpfs", {{"mode", "0"}}, MOUNT_ATTR_RDONLY | kNoSuidDevExec,
                                   "the tmpfs that hides parts of /proc");
+  bool empty_attached = false;
   UniqueFd null = resolve_in_rootfs(root, "/dev/null").fd;
   for (const char* path : kProcMasked) {
     UniqueFd fd(openat(proc.get(), path + 6, O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) continue;
     struct stat st {};
     if (fstat(fd.get(), &st) < 0) throw_errno(std::string("cannot stat ") + path);
-    UniqueFd cover = S_ISDIR(st.st_mode) ? clone_tree(empty.get(), "", false, path) : clone_tree(null.get(), "", false, path);
+    if (S_ISDIR(st.st_mode) && !empty_attached) {
+      attach_mount(empty.get(), fd.get(), path);
+      empty_attached = true;
+      continue;
+    }
+    UniqueFd cover = clone_tree(S_ISDIR(st.st_mode) ? empty.get() : null.get(), "", false, path);
     attach_mount(cover.get(), fd.get(), path);
   }
 }
