@@ -80,7 +80,61 @@ const char* flag_of(const std::string& controller) {
   return "--cpus";
 }
 
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string w;
+  while (in >> w) out.push_back(w);
+  return out;
+}
+
+// cgroup v2's "no internal processes" rule: a cgroup other than the root may hand controllers to its children
+// (cgroup.subtree_control) only while it holds no process itself, and a process can join a child only then
+// (EBUSY and EOPNOTSUPP otherwise). droot-exec is in `own`, typically as the main process of a systemd unit
+// with Delegate=yes, so it first moves itself into a leaf of its own, `own`/supervisor, as systemd's delegation
+// rules ask of a cgroup manager (systemd.io/CGROUP_DELEGATION) and as crun does; the run cgroup is the leaf's
+// sibling. The leaf stays when droot-exec exits (a cgroup cannot be removed by the process in it); systemd
+// removes it with the unit's cgroup, and the next run joins it again.
+void prepare_v2_parent(const std::string& own, const std::vector<std::string>& controllers) {
+  // The root cgroup is exempt from the rule, and is the only one without cgroup.type (CFTYPE_NOT_ON_ROOT):
+  // a "/" in /proc/self/cgroup may also be the root of a cgroup namespace, which is not exempt.
+  bool is_root = access((own + "/cgroup.type").c_str(), F_OK) != 0;
+  if (!is_root) {
+    std::vector<std::string> others = other_processes(words(read_small(own + "/cgroup.procs")), getpid());
+    if (!others.empty()) {
+      std::string list;
+      for (const auto& p : others) list += (list.empty() ? "" : ", ") + p;
+      throw Error(std::string("run: ") + flag_of(controllers.front()) + ": cgroup v2 lets " + own +
+                  " hand the " + controllers.front() + " controller to the run's cgroup only if it holds no process " +
+                  "itself, and it holds process " + list + " besides droot-exec; run droot-exec as the only process " +
+                  "of a delegated cgroup: a systemd unit with Delegate=yes and droot-exec as its main process " +
+                  "(contrib/systemd/droot@.service), or from a shell `systemd-run --scope -p Delegate=yes droot-exec run …`");
+    }
+    std::string leaf = own + "/" + kSupervisorLeaf;
+    if (mkdir(leaf.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("run: cannot create the cgroup " + leaf);
+    // "0" moves the writer's own process (all its threads).
+    write_cgroup_file(leaf, {"cgroup.procs", "0"});
+  }
+  std::vector<std::string> enabled = words(read_small(own + "/cgroup.subtree_control"));
+  for (const auto& c : controllers) {
+    if (std::find(enabled.begin(), enabled.end(), c) != enabled.end()) continue;
+    try {
+      write_cgroup_file(own, {"cgroup.subtree_control", "+" + c});
+    } catch (const Error& e) {
+      throw Error(std::string("run: ") + flag_of(c) + ": cannot hand the " + c + " controller to a child of " + own +
+                  " (" + e.what() + "); is the cgroup delegated to droot-exec (systemd: Delegate=yes)?");
+    }
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> other_processes(const std::vector<std::string>& procs, pid_t self) {
+  std::vector<std::string> out;
+  for (const auto& p : procs)
+    if (p != std::to_string(self)) out.push_back(p);
+  return out;
+}
 
 std::vector<CgroupMount> parse_cgroup_mounts(const std::string& mountinfo) {
   std::vector<CgroupMount> out;
@@ -179,22 +233,7 @@ RunCgroup::RunCgroup(const CgroupLimits& limits, const std::string& name) {
       auto& list = writes[join_cgroup(*m, own[c]) + "/" + name];
       list.insert(list.end(), w.begin(), w.end());
     }
-    if (!v2_enable.empty()) {
-      // A v2 child only gets a controller that its parent hands down through cgroup.subtree_control.
-      std::vector<std::string> enabled = split(read_small(v2_own + "/cgroup.subtree_control"), ' ');
-      for (auto& e : enabled)
-        if (!e.empty() && e.back() == '\n') e.pop_back();
-      for (const auto& c : v2_enable) {
-        if (std::find(enabled.begin(), enabled.end(), c) != enabled.end()) continue;
-        try {
-          write_cgroup_file(v2_own, {"cgroup.subtree_control", "+" + c});
-        } catch (const Error& e) {
-          throw Error(std::string("run: ") + flag_of(c) + ": cannot delegate the " + c + " controller to a child of " +
-                      v2_own + " (" + e.what() + "); cgroup v2 refuses this in a cgroup that has processes of its " +
-                      "own: start droot-exec in a cgroup of its own (e.g. a systemd unit with Delegate=yes)");
-        }
-      }
-    }
+    if (!v2_enable.empty()) prepare_v2_parent(v2_own, v2_enable);
     for (const auto& [dir, list] : writes) {
       make_dir(dir);
       for (const auto& w : list) write_cgroup_file(dir, w);

@@ -1,5 +1,7 @@
 // --memory, --pids-limit and --cpus: a child cgroup made for one run, below the cgroup droot-exec itself is
-// in (so whatever limits its service already has still apply), and removed when the run ends.
+// in (so whatever limits its service already has still apply), and removed when the run ends. On cgroup v2
+// below the root, droot-exec first moves itself into a leaf (kSupervisorLeaf) so that its own cgroup may hand
+// controllers down: what a systemd unit with Delegate=yes needs.
 //
 // Like runc, both cgroup versions are handled, per controller: v2 when the unified hierarchy offers that
 // controller, otherwise the v1 hierarchy that carries it (hybrid hosts have both mounted, with every controller
@@ -34,6 +36,12 @@ struct CgroupMount {
 std::vector<CgroupMount> parse_cgroup_mounts(const std::string& mountinfo);
 // From /proc/self/cgroup: each v1 controller → its path, and "" → the v2 path.
 std::map<std::string, std::string> parse_proc_cgroup(const std::string& text);
+
+// cgroup v2: the leaf, below droot-exec's own cgroup, that droot-exec moves itself into before handing
+// controllers to the run's cgroup (the "no internal processes" rule; cgroups.cc says more).
+inline constexpr const char* kSupervisorLeaf = "supervisor";
+// The pids of a cgroup.procs listing other than `self`: processes that would keep a v2 cgroup from delegating.
+std::vector<std::string> other_processes(const std::vector<std::string>& procs, pid_t self);
 
 // One file to write in one cgroup directory.
 struct CgroupWrite {

@@ -42,3 +42,9 @@ TEST_CASE("limits are written in each version's own words") {
   CHECK(v1[1].value == "150000");
   CHECK(limit_writes("cpu", CgroupLimits{}, true).empty());
 }
+
+TEST_CASE("only other processes keep a v2 cgroup from delegating") {
+  CHECK(other_processes({"42"}, 42).empty());
+  CHECK(other_processes({}, 42).empty());
+  CHECK(other_processes({"7", "42", "420"}, 42) == std::vector<std::string>{"7", "420"});
+}

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "io.h"
 #include "jail.h"
+#include "kernel_features.h"
 #include "rootfs_path.h"
 #include "run_options.h"
 #include "user.h"
@@ -240,6 +241,8 @@ int cmd_run(int argc, char** argv) {
     std::fputs(opts.help().c_str(), stdout);
     return 0;
   }
+  // Before anything is read or made: an old kernel gets one clear error, never a half-built jail.
+  require_kernel("run", interfaces_for_run());
   if (split.target.empty()) throw Error("run: missing DEST|ROOT (a deploy directory with a `current` link, or a rootfs)");
   RunOptions o = to_run_options(args, std::move(split));
 

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "error.h"
 #include "io.h"
+#include "kernel_features.h"
 #include "mtree.h"
 #include "release_store.h"
 #include "tree_check.h"
@@ -63,6 +64,7 @@ int cmd_check(int argc, char** argv) {
     return 0;
   }
   if (!args.count("root")) throw Error("check: missing DEST or ROOT (see droot-exec check --help)");
+  require_kernel("check", interfaces_for_deploy());
   CheckedRoot root = open_checked_root(args["root"].as<std::string>());
   TreeCheck result = check_tree(root.fd.get(), root.path);
   const std::vector<Difference>& diffs = result.differences;

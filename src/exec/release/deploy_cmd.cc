@@ -15,6 +15,7 @@
 #include "early_writeback.h"
 #include "error.h"
 #include "extract.h"
+#include "kernel_features.h"
 #include "release_store.h"
 #include "signal_deferral.h"
 #include "verify_options.h"
@@ -147,6 +148,7 @@ int cmd_deploy(int argc, char** argv) {
     std::fputs(opts.help().c_str(), stdout);
     return 0;
   }
+  require_kernel("deploy", interfaces_for_deploy());
   const auto start = std::chrono::steady_clock::now();
   raise_fd_limit();
   ReleaseStore store(o.dest, /*create=*/true);
