@@ -63,6 +63,8 @@ test_droot_exec_completion() {
   expect "default none" droot-exec droot-exec run --seccomp ""
   expect "nofile=" droot-exec droot-exec run --rlimit no
   expect "--read-only --rlimit --ro-bind" droot-exec droot-exec run --r
+  expect "--no-tty" droot-exec droot-exec run --no
+  expect "--tty" droot-exec droot-exec run --tt
   # positionals: an artifact (files), then DEST (directories only)
   touch app.tar.zst
   mkdir -p srv/app/releases/20260101T000000-aaaaaaaaaaaa srv/app/releases/20260202T000000-bbbbbbbbbbbb srvfile.d

@@ -615,6 +615,156 @@ test_run_tty_stays_usable_and_the_command_is_in_the_foreground() {
   assert_contains "$out" "in-jail-42"
 }
 
+# A real terminal for the tests below: a private tmux server (its socket in $TEST_TMP, killed when the test
+# ends) with one 80x24 window, no status line, running a plain interactive bash: the "host shell".
+tmux_start() {
+  command -v tmux >/dev/null || fail "tmux is needed to drive a real terminal"
+  TMUX_SOCK="$TEST_TMP/tmux.sock"
+  TMUX_STEP=0
+  # The server exits after kill-server returns: nothing of it may write into TEST_TMP while run.sh removes it
+  # (hence no history file), and the test waits until it no longer answers.
+  trap 'tmux -S "$TMUX_SOCK" kill-server 2>/dev/null; wait_until 10 tmux_gone || true' EXIT
+  tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s host -x 80 -y 24 \
+    env -i PATH="$PATH" TERM=xterm HOME="$TEST_TMP" HISTFILE=/dev/null PS1='$ ' bash --norc --noprofile -i
+  tmux_ set-option -t host status off >/dev/null
+}
+tmux_() { tmux -S "$TMUX_SOCK" "$@"; }
+tmux_gone() { ! tmux -S "$TMUX_SOCK" has-session 2>/dev/null; }
+
+# wait_until SECONDS CMD...: polls CMD every 50 ms until it succeeds; returns 1 after SECONDS.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.05
+  done
+}
+
+# tmux_type LINE: types LINE and Enter into the host shell, which then writes LINE's status to $TMUX_DONE.
+tmux_type() {
+  TMUX_STEP=$((TMUX_STEP + 1))
+  TMUX_DONE="$TEST_TMP/.tmux-done.$TMUX_STEP"
+  tmux_ send-keys -t host -l "$1; echo \$? >$TMUX_DONE"
+  tmux_ send-keys -t host Enter
+}
+# tmux_wait: waits until the shell has run the line typed last; its status in $status.
+tmux_wait() {
+  wait_until 60 test -s "$TMUX_DONE" || fail "the host shell did not finish; its screen: $(tmux_ capture-pane -p -t host)"
+  status=$(cat "$TMUX_DONE")
+}
+tmux_run() {
+  tmux_type "$1"
+  tmux_wait
+}
+
+# bubblewrap's CVE-2017-5226: a jailed program pushes a command line into its terminal's input with TIOCSTI.
+# Had it the host's terminal, the host's shell would run that line once droot-exec exits.
+test_run_tiocsti_from_the_jail_never_reaches_the_host_shell() {
+  jail_root root
+  jail_helper tiocsti root/bin/tiocsti
+  mkdir out
+  tmux_start
+  # Control: the same program run by the host shell itself, in the same terminal, does get its line run.
+  cp root/bin/tiocsti host-tiocsti
+  tmux_run "'$TEST_TMP/host-tiocsti' 'touch $TEST_TMP/CONTROL' '$TEST_TMP/control.report'"
+  tmux_run true  # typed after the injected line: once this one has run, so has that one
+  assert_eq "TIOCSTI=ok" "$(head -1 control.report)"
+  assert_file CONTROL
+  local mode
+  for mode in default none; do
+    rm -f out/report
+    tmux_run "'$EXEC' run --seccomp $mode --bind '$TEST_TMP/out:/out' root /bin/tiocsti 'touch $TEST_TMP/INJECTED' /out/report"
+    assert_eq 0 "$status" "the jail with --seccomp $mode"
+    tmux_run true
+    assert_no_file INJECTED
+    if [ $mode = default ]; then
+      assert_eq "TIOCSTI=EPERM
+TIOCLINUX=EPERM" "$(cat out/report)" "the seccomp filter must refuse both"
+    else
+      # No filter: the bytes went into the jail's own pty (its controlling terminal), which nobody read.
+      assert_eq "TIOCSTI=ok" "$(head -1 out/report)"
+      assert_ne "TIOCLINUX=ok" "$(tail -1 out/report)"
+    fi
+  done
+  # --no-tty hands the host's terminal over as it is; the command still runs in a session of its own, and the
+  # kernel refuses TIOCSTI on a terminal that is not the caller's controlling one — with no filter at all.
+  rm -f out/report
+  tmux_run "'$EXEC' run --no-tty --seccomp none --bind '$TEST_TMP/out:/out' root /bin/tiocsti 'touch $TEST_TMP/INJECTED' /out/report"
+  assert_eq 0 "$status"
+  tmux_run true
+  assert_no_file INJECTED
+  assert_eq "TIOCSTI=EPERM" "$(head -1 out/report)"
+}
+
+test_run_from_a_terminal_the_jail_has_a_pty_of_its_own() {
+  jail_root root
+  mkdir out
+  printf '%s\n' '#!/bin/sh' "trap 'stty size >/out/size2' WINCH" 'stty size >/out/size1' \
+    'while [ ! -s /out/size2 ]; do sleep 0.05; done' >root/bin/winch.sh
+  # The shell's own descriptors ($$ in a command substitution is still the shell), not a redirected child's.
+  printf '%s\n' '#!/bin/sh' 't=$(tty); f0=$(readlink /proc/$$/fd/0); f1=$(readlink /proc/$$/fd/1); f2=$(readlink /proc/$$/fd/2)' \
+    'printf "%s\n" "$t" "$f0" "$f1" "$f2" >/out/tty' >root/bin/show-tty.sh
+  printf '%s\n' '#!/bin/sh' 'echo started >/out/started' 'exec sleep 60' >root/bin/wait.sh
+  chmod 755 root/bin/winch.sh root/bin/show-tty.sh root/bin/wait.sh
+  tmux_start
+  tmux_run "stty -g >'$TEST_TMP/mode.before'"
+  local bind="--bind '$TEST_TMP/out:/out'"
+  # `tty` names the jail's pty (no more "not a tty"), and it is all of stdin, stdout and stderr.
+  tmux_run "'$EXEC' run $bind root /bin/show-tty.sh"
+  assert_eq 0 "$status"
+  assert_eq "/dev/pts/0
+/dev/pts/0
+/dev/pts/0
+/dev/pts/0" "$(cat out/tty)"
+  # The pane's size from the start, and the new one after the window is resized (SIGWINCH → TIOCSWINSZ).
+  tmux_type "'$EXEC' run $bind root /bin/winch.sh"
+  wait_until 30 test -s out/size1 || fail "winch.sh did not start: $(tmux_ capture-pane -p -t host)"
+  assert_eq "24 80" "$(tmux_ display-message -p -t host '#{pane_height} #{pane_width}')"
+  assert_eq "24 80" "$(cat out/size1)"
+  tmux_ resize-window -t host -x 100 -y 30
+  tmux_wait
+  assert_eq 0 "$status"
+  assert_eq "30 100" "$(cat out/size2)"
+  # ^C typed on the terminal is a byte through the pty, whose line discipline interrupts the command.
+  tmux_type "'$EXEC' run $bind root /bin/wait.sh"
+  wait_until 30 test -s out/started || fail "wait.sh did not start: $(tmux_ capture-pane -p -t host)"
+  tmux_ send-keys -t host C-c
+  tmux_wait
+  assert_eq 130 "$status"
+  # SIGTERM to droot-exec still reaches the command; the terminal's mode comes back on that path too.
+  rm -f out/started
+  tmux_type "sh -c 'echo \$\$ >$TEST_TMP/pid; exec $EXEC run $bind root /bin/wait.sh'"
+  wait_until 30 test -s out/started || fail "wait.sh did not start: $(tmux_ capture-pane -p -t host)"
+  kill -TERM "$(cat pid)"
+  tmux_wait
+  assert_eq 143 "$status"
+  tmux_run "stty -g >'$TEST_TMP/mode.after'"
+  assert_eq "$(cat mode.before)" "$(cat mode.after)" "the host terminal's mode was not restored"
+  # --no-tty: the host's terminal itself, which the jail's devpts cannot name.
+  tmux_run "'$EXEC' run --no-tty $bind root /bin/show-tty.sh"
+  assert_eq "not a tty" "$(head -1 out/tty)"
+}
+
+test_run_without_a_terminal_stdio_stays_plain_and_t_forces_a_pty() {
+  jail_root root
+  # stdin /dev/null, stdout and stderr files (run.sh's): no pty is even allocated.
+  run "$EXEC" run root sh -c '[ -t 0 ] && echo stdin-is-a-tty; [ -t 1 ] && echo stdout-is-a-tty; ls /dev/pts'
+  assert_status 0
+  assert_eq "ptmx" "$out"
+  # -t without a terminal: stdout and stderr are the pty (so \r\n), stdin stays the pipe, and its EOF ends cat.
+  run sh -c "echo piped | '$EXEC' run -t root sh -c 'cat; readlink /proc/self/fd/0 | cut -c1-5; readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2'"
+  assert_status 0
+  assert_eq "$(printf 'piped\r\npipe:\r\n/dev/pts/0\r\n/dev/pts/0\r')" "$out"
+  run "$EXEC" run -t root sh -c 'exit 7'
+  assert_status 7
+  run "$EXEC" run -t root sh -c 'kill -TERM $$'
+  assert_status 143
+  run "$EXEC" run -t --no-tty root true
+  assert_status 125
+  assert_contains "$err" "-t/--tty and --no-tty contradict each other"
+}
+
 test_run_leaves_the_host_mount_table_and_cgroups_unchanged() {
   jail_root root
   mkdir -p data

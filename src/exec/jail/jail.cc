@@ -2,20 +2,23 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "error.h"
 #include "init.h"
 #include "net.h"
 #include "rlimits.h"
 #include "seccomp_filter.h"
+#include "terminal.h"
 
 namespace droot::exec {
 
@@ -87,12 +90,19 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
 }
 
 // The command's process, forked by PID 1. Every step needs the privileges the next one removes.
-[[noreturn]] void command_process(const JailSpec& spec, bool take_tty) {
+[[noreturn]] void command_process(const JailSpec& spec, const TerminalPlan& tty) {
   try {
-    // Its own process group, the terminal's foreground one if droot-exec's was: ^C and ^Z from the
-    // terminal go to the command, job-control shells work (SIGTTOU is still ignored here, inherited from init).
-    if (setpgid(0, 0) < 0) throw_errno("cannot give the command its own process group");
-    if (take_tty && tcsetpgrp(STDIN_FILENO, getpid()) < 0) throw_errno("cannot hand the terminal to the command");
+    // A session of its own, always (bubblewrap's --new-session): the kernel lets a process push bytes into a
+    // terminal's input with TIOCSTI only if that terminal is its controlling one (or with CAP_SYS_ADMIN), and a
+    // new session has none. Even a host terminal passed as plain stdio (--no-tty) is then out of reach.
+    if (setsid() < 0) throw_errno("cannot give the command a session of its own");
+    // With the jail's pty: it becomes the controlling terminal, and the session leader's process group its
+    // foreground group, so ^C and ^Z typed on the host reach the command through the pty's line discipline
+    // and job-control shells work. The pty is on at least one of 0-2 (terminal.h); init put it there.
+    if (tty.pty) {
+      int fd = tty.on_pty[0] ? 0 : tty.on_pty[1] ? 1 : 2;
+      if (ioctl(fd, TIOCSCTTY, 0) < 0) throw_errno("cannot make the jail's pty the command's controlling terminal");
+    }
     reset_signals_for_exec();
     apply_rlimits(spec.rlimits);
     // Set-uid binaries and file capabilities in the image gain nothing from here on; needed for seccomp too.
@@ -112,8 +122,24 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   exec_command(spec.argv, spec.env);
 }
 
+// In the jail's mount namespace, after pivot_root, so /dev/ptmx is the jail's devpts and the pty is
+// /dev/pts/0 there. The master goes to droot-exec, which relays it; init keeps the slave only in place of the
+// host's terminal on its own 0/1/2, for the command to inherit, and closes the rest with every other fd.
+void hand_over_pty(const JailSpec& spec, const TerminalPlan& tty, UniqueFd sock) {
+  Pty pty = open_pty();
+  // Set before the command starts, so its first TIOCGWINSZ (`stty size`, a shell's $COLUMNS) is right.
+  if (tty.size && ioctl(pty.master.get(), TIOCSWINSZ, &*tty.size) < 0) throw_errno("cannot size the jail's pty");
+  // As login(1) does: the terminal belongs to the user on it, so that a non-root command can open it by name
+  // (/dev/pts/0 is root's, mode 0620, in a fresh devpts).
+  if (fchown(pty.slave.get(), spec.cred.uid, static_cast<gid_t>(-1)) < 0)
+    throw_errno("cannot give the jail's pty to the command's user");
+  send_fd(sock.get(), pty.master.get());
+  for (int fd = 0; fd <= 2; ++fd)
+    if (tty.on_pty[fd] && dup2(pty.slave.get(), fd) < 0) throw_errno("cannot put the jail's pty on the standard descriptors");
+}
+
 // PID 1 of the jail, in the namespaces its parent unshared for it.
-[[noreturn]] void init_process(const JailSpec& spec, UniqueFd go, bool take_tty) {
+[[noreturn]] void init_process(const JailSpec& spec, UniqueFd go, const TerminalPlan& tty, UniqueFd tty_sock) {
   try {
     // Nothing in the jail may ptrace this process or open its /proc/1/exe (droot-exec's binary on the host)
     // or /proc/1/fd: runc's CVE-2019-5736 went through exactly that.
@@ -132,24 +158,24 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
     if (spec.hostname && sethostname(spec.hostname->data(), spec.hostname->size()) < 0)
       throw_errno("cannot set the hostname " + *spec.hostname);
     if (spec.new_net) bring_loopback_up();
+    if (tty.pty) hand_over_pty(spec, tty, std::move(tty_sock));
     // Whatever droot-exec's caller left open (a directory of the host, a socket) ends here.
     close_fds_above_stderr(false);
     if (setpgid(0, 0) < 0) throw_errno("cannot give the jail's init its own process group");
   } catch (const std::exception& e) {
     die(e.what());
   }
-  run_init([&] { command_process(spec, take_tty); });
+  run_init([&] { command_process(spec, tty); });
 }
 
-// Puts the terminal back in droot-exec's process group once the command, which had it, is gone.
-void reclaim_terminal(bool had_it) {
-  if (!had_it) return;
-  sigset_t ttou, old;
-  sigemptyset(&ttou);
-  sigaddset(&ttou, SIGTTOU);
-  sigprocmask(SIG_BLOCK, &ttou, &old);
-  tcsetpgrp(STDIN_FILENO, getpgrp());
-  sigprocmask(SIG_SETMASK, &old, nullptr);
+// droot-exec's side of a run with a pty: the host terminal raw, the bytes relayed, until the jail is gone.
+int relay_terminal(const TerminalPlan& tty, int master, pid_t pid) {
+  std::optional<RawMode> raw;
+  if (tty.relay_input) raw.emplace(STDIN_FILENO);
+  // The window may have changed between the plan and now: SIGWINCH was relayed to nobody meanwhile.
+  if (tty.size_from >= 0) copy_window_size(tty.size_from, master);
+  RelayEnds ends{master, tty.relay_input ? STDIN_FILENO : -1, STDOUT_FILENO, tty.size_from};
+  return relay_pty_until_exit(ends, pid, relayed_signals());
 }
 
 }  // namespace
@@ -158,15 +184,20 @@ int run_jail(const JailSpec& spec) {
   ensure_standard_fds();
   // From here on a SIGTERM waits for the relay loop instead of killing droot-exec with the cgroup left behind.
   block_relayed_signals();
-  // Hand the terminal over only if droot-exec is in the foreground: a background `droot-exec run … &` must
-  // not steal it from the shell.
-  bool take_tty = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+  TerminalPlan tty = plan_terminal_for_stdio(spec.tty);
   std::unique_ptr<RunCgroup> cgroup;
   if (spec.limits.any()) cgroup = std::make_unique<RunCgroup>(spec.limits, "droot-run-" + std::to_string(getpid()));
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
   UniqueFd go_read(fds[0]), go_write(fds[1]);
+  // init opens the pty in the jail and sends the master back on this pair (SCM_RIGHTS).
+  UniqueFd tty_parent, tty_child;
+  if (tty.pty) {
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) throw_errno("cannot create a socket pair");
+    tty_parent = UniqueFd(fds[0]);
+    tty_child = UniqueFd(fds[1]);
+  }
   // Only the next child is affected: it becomes PID 1 of a new PID namespace; droot-exec stays where it is.
   if (unshare(CLONE_NEWPID) < 0) throw_errno("cannot create a PID namespace");
   std::fflush(nullptr);
@@ -174,21 +205,26 @@ int run_jail(const JailSpec& spec) {
   if (pid < 0) throw_errno("cannot fork the jail's init");
   if (pid == 0) {
     go_write.reset();
-    init_process(spec, std::move(go_read), take_tty);
+    tty_parent.reset();
+    init_process(spec, std::move(go_read), tty, std::move(tty_child));
   }
   go_read.reset();
+  tty_child.reset();
+  UniqueFd master;
   try {
     if (cgroup) cgroup->add(pid);
     if (write(go_write.get(), "g", 1) != 1) throw_errno("cannot start the jail");
     go_write.reset();
+    // EOF instead of a pty: init failed before it made one, and said why; its status is the answer.
+    if (tty.pty) master = receive_fd(tty_parent.get());
+    tty_parent.reset();
+    if (master) return exit_code_of(relay_terminal(tty, master.get(), pid));
   } catch (...) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     throw;
   }
-  int status = relay_signals_until_exit(pid, false);
-  reclaim_terminal(take_tty);
-  return exit_code_of(status);
+  return exit_code_of(relay_signals_until_exit(pid, false));
 }
 
 }  // namespace droot::exec

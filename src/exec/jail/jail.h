@@ -2,11 +2,14 @@
 //
 //   droot-exec (host namespaces)         makes the run cgroup, unshares a PID namespace for its child, relays
 //     │                                  signals to it, removes the cgroup, exits with its status
+//     │                                  [with a pty: the host terminal raw, bytes relayed (terminal.h)]
 //     └─ PID 1 "init" (new mount, PID, IPC, UTS, cgroup [, network] namespaces)
-//          │                             builds the root and pivots into it, sets the hostname and lo, closes
-//          │                             every inherited fd, then only relays signals and reaps (init.h)
-//          └─ the command                rlimits, no_new_privs, bounding set, setgroups/setresgid/setresuid,
-//                                        capset, PR_SET_PDEATHSIG, chdir, CLOEXEC, seccomp, execve
+//          │                             builds the root and pivots into it, sets the hostname and lo, [opens
+//          │                             the jail's pty, sends the master out], closes every inherited fd,
+//          │                             then only relays signals and reaps (init.h)
+//          └─ the command                setsid [+ the pty as controlling terminal], rlimits, no_new_privs,
+//                                        bounding set, setgroups/setresgid/setresuid, capset,
+//                                        PR_SET_PDEATHSIG, chdir, CLOEXEC, seccomp, execve
 //
 // Everything that reads the image (config, passwd, group) is done before any of this, by plain file
 // parsing; the jail itself only runs droot-exec's code until the final execve.
@@ -32,6 +35,7 @@ struct JailSpec {
   CapState caps;
   std::vector<RlimitSpec> rlimits;
   bool seccomp = true;
+  TtyMode tty = TtyMode::Auto;  // -t / --no-tty (terminal.h)
   std::vector<std::string> argv;  // argv[0] is looked up in the PATH of `env` when it has no '/'
   std::vector<std::string> env;
   std::string workdir = "/";

@@ -55,6 +55,9 @@ constexpr OptionDef kOptions[] = {
     {"cpus", "CPU quota, e.g. 0.5 or 2", "X"},
     {"rlimit", "resource limit, e.g. nofile=1024:4096 (repeatable)", "NAME=SOFT[:HARD]"},
     {"seccomp", "default (deny-list, see droot-exec(1)) or none", "PROFILE"},
+    {"t,tty", "give the command a terminal of its own (a pty of the jail, relayed) even without one here", nullptr},
+    {"no-tty", "never a pty: the command gets droot-exec's stdin/stdout/stderr as they are (default: a pty when "
+               "stdin and stdout are a terminal)", nullptr},
     {"h,help", "show this help", nullptr},
 };
 
@@ -120,6 +123,9 @@ RunOptions to_run_options(const cxxopts::ParseResult& args, SplitArgs split) {
   if (auto c = last_value(args, "cpus")) o.cpu_millis = parse_cpus(*c);
   for (const auto& r : values(args, "rlimit")) o.rlimits.push_back(parse_rlimit(r));
   if (auto s = last_value(args, "seccomp")) o.seccomp = parse_seccomp(*s);
+  bool force_tty = args.count("tty") > 0, no_tty = args.count("no-tty") > 0;
+  if (force_tty && no_tty) throw Error("run: -t/--tty and --no-tty contradict each other");
+  o.tty = force_tty ? TtyMode::Force : no_tty ? TtyMode::Off : TtyMode::Auto;
   if (o.hostname && (o.hostname->empty() || o.hostname->size() > 64))
     throw Error("run: --hostname '" + *o.hostname + "': must be 1 to 64 characters");
   return o;
@@ -267,6 +273,7 @@ int cmd_run(int argc, char** argv) {
   spec.hostname = o.hostname;
   spec.rlimits = o.rlimits;
   spec.seccomp = o.seccomp;
+  spec.tty = o.tty;
   spec.limits = {o.memory_bytes, o.pids_limit, o.cpu_millis};
   root.reset();
   return run_jail(spec);

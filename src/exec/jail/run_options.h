@@ -32,6 +32,9 @@ struct RlimitSpec {
 
 enum class NetMode { Host, None };
 
+// -t forces the jail's own pty, --no-tty refuses it; auto gives one to interactive runs (terminal.h).
+enum class TtyMode { Auto, Force, Off };
+
 struct RunOptions {
   std::string target;                // DEST (with a `current` link) or a rootfs directory
   std::vector<std::string> command;  // replaces the image's Cmd when not empty
@@ -53,6 +56,7 @@ struct RunOptions {
   std::optional<uint64_t> cpu_millis;  // --cpus 1.5 → 1500
   std::vector<RlimitSpec> rlimits;
   bool seccomp = true;
+  TtyMode tty = TtyMode::Auto;
 
   bool wants_cgroup() const { return memory_bytes || pids_limit || cpu_millis; }
 };

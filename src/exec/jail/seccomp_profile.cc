@@ -2,6 +2,7 @@
 
 #include <seccomp.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -52,6 +53,14 @@ Filter build_default_filter() {
     if (kNamespaceFlags & flag)
       check(seccomp_rule_add(ctx.get(), deny, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)), "clone");
   check(seccomp_rule_add(ctx.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0), "clone3");
+  // Typing into a terminal from inside: TIOCSTI pushes a byte into its input queue as if typed, TIOCLINUX's
+  // selection paste does the same on a virtual console. A jail holding the host's terminal could make the
+  // host's shell run commands after droot-exec exits (bubblewrap's CVE-2017-5226; docker's and flatpak's
+  // profiles deny these too). The kernel takes the request as an unsigned int and ignores the register's
+  // upper half, so only the low 32 bits are compared: (1 << 32) | TIOCSTI must not pass.
+  for (uint64_t request : seccomp_denied_ioctls())
+    check(seccomp_rule_add(ctx.get(), deny, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, request)),
+          "ioctl");
   return ctx;
 }
 
@@ -77,6 +86,11 @@ const std::vector<std::string>& seccomp_denied_syscalls() {
       // files by handle, past every mount and chroot (docker's "shocker")
       "open_by_handle_at", "name_to_handle_at"};
   return names;
+}
+
+const std::vector<uint64_t>& seccomp_denied_ioctls() {
+  static const std::vector<uint64_t> requests = {TIOCSTI, TIOCLINUX};
+  return requests;
 }
 
 std::vector<sock_filter> build_default_seccomp_program() {

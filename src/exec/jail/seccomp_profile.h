@@ -18,9 +18,12 @@
 //   kernel attack surface: keyctl, add_key, request_key, bpf, perf_event_open, userfaultfd, io_uring_setup,
 //     io_uring_enter, io_uring_register
 //   the host's files: open_by_handle_at, name_to_handle_at (CVE "shocker": DAC_READ_SEARCH is kept)
+//   terminal input: ioctl TIOCSTI and TIOCLINUX (CVE-2017-5226), the request's low 32 bits compared
 #pragma once
 
 #include <linux/filter.h>
+
+#include <cstdint>
 
 #include <string>
 #include <vector>
@@ -29,6 +32,8 @@ namespace droot::exec {
 
 // The names denied unconditionally (clone's namespace flags are filtered on top of these).
 const std::vector<std::string>& seccomp_denied_syscalls();
+// The ioctl requests denied (TIOCSTI, TIOCLINUX).
+const std::vector<uint64_t>& seccomp_denied_ioctls();
 
 // The default profile compiled to classic BPF for the native ABI and, on x86-64, for the i386 and x32 ABIs
 // too: a deny-list that only covered the 64-bit numbers could be walked around with `int 0x80`.
