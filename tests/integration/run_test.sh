@@ -624,8 +624,12 @@ tmux_start() {
   # The server exits after kill-server returns: nothing of it may write into TEST_TMP while run.sh removes it
   # (hence no history file), and the test waits until it no longer answers.
   trap 'tmux -S "$TMUX_SOCK" kill-server 2>/dev/null; wait_until 10 tmux_gone || true' EXIT
+  # The sanitizers' settings pass through (tools/test's sanitized pass: reports to files, no leak check).
+  local keep=()
+  [ -n "${ASAN_OPTIONS:-}" ] && keep+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+  [ -n "${UBSAN_OPTIONS:-}" ] && keep+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
   tmux -S "$TMUX_SOCK" -f /dev/null new-session -d -s host -x 80 -y 24 \
-    env -i PATH="$PATH" TERM=xterm HOME="$TEST_TMP" HISTFILE=/dev/null PS1='$ ' bash --norc --noprofile -i
+    env -i PATH="$PATH" TERM=xterm HOME="$TEST_TMP" HISTFILE=/dev/null PS1='$ ' "${keep[@]}" bash --norc --noprofile -i
   tmux_ set-option -t host status off >/dev/null
 }
 tmux_() { tmux -S "$TMUX_SOCK" "$@"; }
