@@ -6,10 +6,8 @@ build_busybox_rootfs() {
   local dir="$1"
   mkdir -p "$dir"/{bin,sbin,etc,tmp,root,home/app,srv,usr/bin}
   cp /bin/busybox "$dir/bin/busybox"
-  local applet
-  for applet in $("$dir/bin/busybox" --list); do
-    [ -e "$dir/bin/$applet" ] || ln -s busybox "$dir/bin/$applet"
-  done
+  # One process for the ~400 links (an ln each took 40 s in the qemu guest of tests/kernel/).
+  "$dir/bin/busybox" --list | (cd "$dir/bin" && perl -lne '-e $_ or symlink("busybox", $_) or die "ln -s busybox $_: $!\n"')
   cat >"$dir/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/bin/sh
 app:x:1234:2345:app user:/home/app:/bin/sh

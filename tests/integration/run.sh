@@ -6,7 +6,8 @@ set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 : "${DROOT_BUILD:?set DROOT_BUILD to the meson build directory}"
-export DROOT_BUILD PACK="$DROOT_BUILD/src/pack/droot-pack" EXEC="$DROOT_BUILD/src/exec/droot-exec"
+# DROOT_TEST_EXEC: a wrapper that runs droot-exec (tests/kernel/ starts each one in its own systemd scope).
+export DROOT_BUILD PACK="$DROOT_BUILD/src/pack/droot-pack" EXEC="${DROOT_TEST_EXEC:-$DROOT_BUILD/src/exec/droot-exec}"
 export DROOT_SRC="$(cd "$here/../.." && pwd)"
 export DROOT_TEST_IMAGE="${DROOT_TEST_IMAGE:-droot-test/busybox:1}"
 export DOCKER_BUILDKIT=0
