@@ -872,3 +872,32 @@ test_run_and_deploy_on_a_kernel_without_the_calls_they_need_change_nothing() {
   run "$EXEC" run root true
   assert_status 0
 }
+
+# The host's abstract unix sockets (containerd's CVE-2020-15257): they belong to the network namespace, so with
+# --net host the jail would reach them. Landlock's abstract-socket scope (Linux 6.12+) refuses the connect;
+# before it, only --net none closes this — the test asserts what the running kernel gives, either way.
+test_run_host_abstract_unix_sockets_are_unreachable_where_the_kernel_allows() {
+  jail_root root
+  jail_helper abstract root/bin/abstract
+  local name="droot-test-$$-$RANDOM" abi
+  root/bin/abstract listen "$name" "$TEST_TMP/listening" &
+  trap "kill $! 2>/dev/null || true" EXIT
+  local i
+  for i in $(seq 100); do [ -e listening ] && break; sleep 0.05; done
+  assert_file listening
+  # Control: from the host, the socket answers.
+  assert_eq "connected" "$(root/bin/abstract connect "$name")"
+  abi="$(root/bin/abstract landlock-abi)"
+  run "$EXEC" run root /bin/abstract connect "$name"
+  assert_status 0
+  if [ "$abi" -ge 6 ]; then
+    assert_eq "refused: EPERM" "$out" "Landlock ABI $abi: the host's abstract socket must be out of reach"
+  else
+    assert_eq "connected" "$out" "Landlock ABI $abi (no abstract-socket scope): reachable with --net host, as documented"
+  fi
+  run "$EXEC" run --net none root /bin/abstract connect "$name"
+  assert_eq "refused: ECONNREFUSED" "$out" "--net none: another namespace's sockets do not exist"
+  # The jail's own abstract sockets keep working.
+  run "$EXEC" run root sh -c '/bin/abstract listen inside /tmp/up & for i in $(seq 100); do [ -e /tmp/up ] && break; sleep 0.05; done; /bin/abstract connect inside; kill $!'
+  assert_eq "connected" "$out"
+}

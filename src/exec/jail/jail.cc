@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "init.h"
+#include "landlock.h"
 #include "net.h"
 #include "rlimits.h"
 #include "seccomp_filter.h"
@@ -107,6 +108,7 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
     apply_rlimits(spec.rlimits);
     // Set-uid binaries and file capabilities in the image gain nothing from here on; needed for seccomp too.
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("cannot set no_new_privs");
+    scope_abstract_unix_sockets();
     drop_bounding_and_prepare(spec.caps, spec.cred.uid != 0);
     switch_credentials(spec.cred);
     apply_caps(spec.caps);
