@@ -203,9 +203,7 @@ RunCgroup::RunCgroup(const CgroupLimits& limits, const std::string& name) {
     if (m.v2 && own.count("") && is_fs(m.mountpoint, CGROUP2_SUPER_MAGIC)) {
       unified = &m;
       v2_own = join_cgroup(m, own[""]);
-      v2_available = split(read_small(v2_own + "/cgroup.controllers"), ' ');
-      for (auto& c : v2_available)
-        if (!c.empty() && c.back() == '\n') c.pop_back();
+      v2_available = words(read_small(v2_own + "/cgroup.controllers"));
       break;
     }
 

@@ -99,10 +99,10 @@ void install_copies(int root, const std::vector<FileCopy>& copies, std::vector<s
   for (const auto& c : copies) total += c.content.size() + 4096;
   UniqueFd fs = new_filesystem("tmpfs", {{"mode", "0755"}, {"size", std::to_string(total + 65536)}}, kNoSuidDevExec,
                                "the tmpfs for --copy");
+  auto name_of = [](size_t i) { return "copy" + std::to_string(i); };
   for (size_t i = 0; i < copies.size(); ++i) {
     const FileCopy& c = copies[i];
-    std::string name = "copy" + std::to_string(i);
-    UniqueFd f(openat(fs.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, c.mode & 07777));
+    UniqueFd f(openat(fs.get(), name_of(i).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, c.mode & 07777));
     if (!f) throw_errno("cannot copy " + c.dest + " into the jail");
     write_all(f.get(), c.content, "the copy of " + c.dest);
     if (fchmod(f.get(), c.mode & 0777) < 0) throw_errno("cannot set the mode of the copy of " + c.dest);
@@ -121,7 +121,7 @@ void install_copies(int root, const std::vector<FileCopy>& copies, std::vector<s
     ResolvedPath dest = resolve_in_rootfs(root, c.dest, Create::File);
     dest.add_created_to(created);
     if (dest.is_dir) throw Error("cannot copy " + c.dest + " into the jail: it is a directory in the rootfs");
-    UniqueFd tree = clone_tree(fs.get(), ("copy" + std::to_string(i)).c_str(), false, "the copy of " + c.dest);
+    UniqueFd tree = clone_tree(fs.get(), name_of(i).c_str(), false, "the copy of " + c.dest);
     attach_mount(tree.get(), dest.fd.get(), "the copy of " + c.dest);
   }
   // umount2 takes only a path; /proc/self/fd/N names the mount `fs` refers to without walking the rootfs again.
