@@ -9,9 +9,14 @@ namespace droot {
 using nlohmann::json;
 
 std::string make_config_json(const ImageInfo& image, const json& image_config, int64_t source_date_epoch,
-                             const std::string& packer) {
+                             const std::string& packer, const std::vector<DeltaBase>& delta_bases) {
   json doc = json::object();
-  doc["droot_artifact"] = kArtifactVersion;
+  doc["droot_artifact"] = delta_bases.empty() ? kArtifactVersion : kDeltaArtifactVersion;
+  if (!delta_bases.empty()) {
+    json bases = json::array();
+    for (const auto& b : delta_bases) bases.push_back({{"image", b.image}, {"id", b.id}, {"payload_sha256", b.payload_sha256}});
+    doc["delta"] = {{"bases", std::move(bases)}};
+  }
   doc["image"] = {{"ref", image.ref},         {"id", image.id},
                   {"repo_digests", image.repo_digests}, {"created", image.created},
                   {"os", image.os},           {"architecture", image.architecture}};
@@ -68,6 +73,33 @@ std::string string_field(const json& obj, const char* field, const std::string& 
   return it->get<std::string>();
 }
 
+bool is_sha256_hex(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+std::vector<DeltaBase> parse_delta_bases(const json& doc, const std::string& source) {
+  auto delta = doc.find("delta");
+  if (delta == doc.end() || !delta->is_object())
+    throw Error(source + ": a version 2 (delta) artifact needs a \"delta\" object naming its bases");
+  auto bases = delta->find("bases");
+  if (bases == delta->end() || !bases->is_array() || bases->empty())
+    throw Error(source + ": delta.bases must be a non-empty array");
+  std::vector<DeltaBase> out;
+  for (size_t i = 0; i < bases->size(); ++i) {
+    const json& b = (*bases)[i];
+    const std::string where = source + ": delta.bases[" + std::to_string(i) + "]";
+    if (!b.is_object()) throw Error(where + " must be an object");
+    DeltaBase base;
+    base.image = string_field(b, "image", where);
+    base.id = string_field(b, "id", where);
+    base.payload_sha256 = string_field(b, "payload_sha256", where);
+    if (!is_sha256_hex(base.payload_sha256))
+      throw Error(where + ".payload_sha256 must be 64 lower-case hex digits (the base artifact's payload sha256)");
+    out.push_back(std::move(base));
+  }
+  return out;
+}
+
 }  // namespace
 
 ArtifactConfig parse_config_json(const std::string& text, const std::string& source) {
@@ -78,10 +110,14 @@ ArtifactConfig parse_config_json(const std::string& text, const std::string& sou
   if (version == doc.end() || !version->is_number_integer()) throw Error(source + ": missing droot_artifact version");
   // Compared as the 64-bit number it is: get<int>() truncated 4294967297 to 1 (tests/fuzz/regressions/).
   const int64_t v = version->get<int64_t>();
-  if (v != kArtifactVersion)
-    throw Error(source + ": artifact format version " + version->dump() + " is not supported (this droot reads version " +
-                std::to_string(kArtifactVersion) + "; upgrade droot-exec)");
-  out.version = kArtifactVersion;
+  if (v != kArtifactVersion && v != kDeltaArtifactVersion)
+    throw Error(source + ": artifact format version " + version->dump() + " is not supported (this droot reads versions " +
+                std::to_string(kArtifactVersion) + " and " + std::to_string(kDeltaArtifactVersion) + "; upgrade droot-exec)");
+  out.version = static_cast<int>(v);
+  auto delta = doc.find("delta");
+  if (v == kArtifactVersion && delta != doc.end())
+    throw Error(source + ": a version 1 (full) artifact must not have a \"delta\" object (a delta is version 2)");
+  if (v == kDeltaArtifactVersion) out.delta_bases = parse_delta_bases(doc, source);
   if (auto image = doc.find("image"); image != doc.end() && image->is_object()) {
     out.image.ref = string_field(*image, "ref", source);
     out.image.id = string_field(*image, "id", source);

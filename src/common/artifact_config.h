@@ -10,7 +10,10 @@
 
 namespace droot {
 
+// Version 1: a full artifact. Version 2: a delta artifact (droot-artifact(5), "Delta artifacts"), whose
+// config.json says which base artifacts it was made against. A full artifact is still written as version 1.
 constexpr int kArtifactVersion = 1;
+constexpr int kDeltaArtifactVersion = 2;
 
 struct ImageInfo {
   std::string ref;
@@ -21,9 +24,21 @@ struct ImageInfo {
   std::string architecture;
 };
 
-// Builds config.json's text: `image_config` is the Engine's `.Config` object, kept as returned.
+// One base a delta artifact was packed against: its image, and the sha256 of its PAYLOAD (its identity: what
+// its trusted comment's payload_sha256 says).
+struct DeltaBase {
+  std::string image;
+  std::string id;
+  std::string payload_sha256;
+
+  bool operator==(const DeltaBase&) const = default;
+};
+
+// Builds config.json's text: `image_config` is the Engine's `.Config` object, kept as returned. With no
+// `delta_bases`, a full artifact (version 1, the same bytes as ever); with some, a delta (version 2 and a
+// "delta": {"bases": [...]} object, bases in the order given).
 std::string make_config_json(const ImageInfo& image, const nlohmann::json& image_config, int64_t source_date_epoch,
-                             const std::string& packer);
+                             const std::string& packer, const std::vector<DeltaBase>& delta_bases = {});
 
 // One KEY=VALUE line per Env entry that has a '=' and no newline (values keep '=' and spaces).
 std::string make_drootenv(const nlohmann::json& env);
@@ -41,14 +56,18 @@ struct ImageConfig {
 };
 
 struct ArtifactConfig {
-  int version = 0;
+  int version = 0;  // kArtifactVersion or kDeltaArtifactVersion
   ImageInfo image;
   ImageConfig config;
   int64_t source_date_epoch = 0;
   std::string packer;
+  std::vector<DeltaBase> delta_bases;  // a delta's bases, in the order they were given; empty for version 1
+
+  bool is_delta() const { return !delta_bases.empty(); }
 };
 
-// Throws Error naming `source` on malformed or unsupported (newer version) documents.
+// Throws Error naming `source` on malformed or unsupported (newer version) documents: version 1 must have no
+// "delta", version 2 needs delta.bases, non-empty, each with a 64-hex payload_sha256.
 ArtifactConfig parse_config_json(const std::string& text, const std::string& source);
 
 // Seconds since the epoch for an RFC 3339 time as the Engine prints it ("2024-01-02T03:04:05.123456789Z").

@@ -29,7 +29,8 @@ TEST_CASE(".drootenv keeps '=' in values and leaves out values with a newline") 
 }
 
 TEST_CASE("config.json from a newer droot or of the wrong shape is refused clearly") {
-  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 2}", "c.json"), doctest::Contains("version 2"));
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 3}", "c.json"),
+                    doctest::Contains("version 3 is not supported (this droot reads versions 1 and 2; upgrade droot-exec)"));
   CHECK_THROWS_WITH(parse_config_json("[1]", "c.json"), doctest::Contains("c.json"));
   CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\":1,\"config\":{\"Env\":\"x\"}}", "c.json"),
                     doctest::Contains("Env"));
@@ -48,4 +49,47 @@ TEST_CASE("only version 1 itself is version 1, not a number that truncates to it
   CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 18446744073709551615}", "c.json"),
                     doctest::Contains("version 18446744073709551615"));
   CHECK(parse_config_json("{\"droot_artifact\": 1}", "c.json").version == 1);
+}
+
+TEST_CASE("a delta's config.json is version 2 and names its bases in order; a full one stays version 1") {
+  ImageInfo img{"app:2", "sha256:new", {}, "2024-01-02T03:04:05Z", "linux", "amd64"};
+  const std::string full = make_config_json(img, json::object(), 1700000000, "p");
+  CHECK(full.find("\"delta\"") == std::string::npos);
+  CHECK(full.find("\"droot_artifact\": 1") != std::string::npos);
+  CHECK(full == make_config_json(img, json::object(), 1700000000, "p", {}));
+  const ArtifactConfig full_back = parse_config_json(full, "c.json");
+  CHECK(full_back.version == 1);
+  CHECK_FALSE(full_back.is_delta());
+
+  std::vector<DeltaBase> bases{{"app:1", "sha256:one", std::string(64, 'a')}, {"app:0", "sha256:zero", std::string(64, '0')}};
+  const std::string delta = make_config_json(img, json::object(), 1700000000, "p", bases);
+  CHECK(delta.find("\"droot_artifact\": 2") != std::string::npos);
+  const ArtifactConfig back = parse_config_json(delta, "c.json");
+  CHECK(back.version == 2);
+  CHECK(back.is_delta());
+  CHECK(back.delta_bases == bases);
+  CHECK(back.image.ref == "app:2");
+  CHECK(json::parse(delta)["delta"]["bases"][1]["image"] == "app:0");
+}
+
+TEST_CASE("delta objects of the wrong version or shape are refused") {
+  const std::string hex(64, 'f');
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 2}", "c.json"), doctest::Contains("needs a \"delta\" object"));
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 2, \"delta\": {}}", "c.json"), doctest::Contains("non-empty"));
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 2, \"delta\": {\"bases\": []}}", "c.json"),
+                    doctest::Contains("non-empty"));
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 2, \"delta\": {\"bases\": [1]}}", "c.json"),
+                    doctest::Contains("delta.bases[0] must be an object"));
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 2, \"delta\": {\"bases\": [{\"image\": \"a\"}]}}", "c.json"),
+                    doctest::Contains("payload_sha256 must be 64"));
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 2, \"delta\": {\"bases\": [{\"payload_sha256\": \"" +
+                                          std::string(64, 'F') + "\"}]}}", "c.json"),
+                    doctest::Contains("payload_sha256 must be 64"));
+  CHECK_THROWS_WITH(parse_config_json("{\"droot_artifact\": 1, \"delta\": {\"bases\": [{\"payload_sha256\": \"" + hex + "\"}]}}",
+                                      "c.json"),
+                    doctest::Contains("must not have a \"delta\""));
+  auto ok = parse_config_json("{\"droot_artifact\": 2, \"delta\": {\"bases\": [{\"payload_sha256\": \"" + hex + "\"}]}}", "c.json");
+  REQUIRE(ok.delta_bases.size() == 1);
+  CHECK(ok.delta_bases[0].payload_sha256 == hex);
+  CHECK(ok.delta_bases[0].image.empty());
 }

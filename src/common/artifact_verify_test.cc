@@ -28,7 +28,7 @@ struct Fixture {
   std::string write_artifact(const std::string& payload, bool tamper_comment = false) {
     auto d = Digest::blake2b512();
     d.update(payload);
-    std::string comment = "droot-artifact 1 image=t id=x payload_sha256=" + sha256_hex(payload) + " compression=zstd";
+    std::string comment = comment_head + " image=t id=x payload_sha256=" + sha256_hex(payload) + " compression=zstd" + comment_tail;
     auto sig = minisign::sign_prehashed(key, d.finish(), comment, "u");
     if (tamper_comment) sig.trusted_comment[0] = 'D';
     std::string path = dir + "/a.tar.zst";
@@ -38,6 +38,8 @@ struct Fixture {
   }
   std::string dir, pub_path;
   minisign::SecretKey key;
+  std::string comment_head = "droot-artifact 1";
+  std::string comment_tail;
 };
 }  // namespace
 
@@ -91,4 +93,21 @@ TEST_CASE("the trusted comment splits into fields") {
   CHECK(f.at("image") == "app:1.2");
   CHECK(f.at("id") == "sha256:ab");
   CHECK(f.count("droot-artifact") == 0);
+}
+
+TEST_CASE("a delta's trusted comment (droot-artifact 2 ... delta=) verifies and keeps delta= as a field") {
+  Fixture fx;
+  fx.comment_head = "droot-artifact 2";
+  const std::string bases = std::string(64, 'a') + "," + std::string(64, 'b');
+  fx.comment_tail = " delta=" + bases;
+  std::string payload = "\x28\xb5\x2f\xfd fake delta payload";
+  auto art = verify_artifact(fx.write_artifact(payload), VerifyOptions{{fx.pub_path}, {}, false, fx.dir});
+  CHECK(art.is_signed);
+  CHECK(art.trusted_comment.rfind("droot-artifact 2 image=t ", 0) == 0);
+  CHECK(art.comment_fields.at("delta") == bases);
+  CHECK(art.comment_fields.at("payload_sha256") == sha256_hex(payload));
+  CHECK(art.comment_fields.count("2") == 0);
+  auto f = parse_trusted_comment("droot-artifact 2 image=a id=b payload_sha256=ff compression=zstd delta=" + bases);
+  CHECK(f.at("delta") == bases);
+  CHECK(f.at("compression") == "zstd");
 }

@@ -1,7 +1,7 @@
 // `.droot/config.json` and `.drootenv`, read by droot-exec from the deployed rootfs, and the Engine's time
 // format: whatever the bytes, the parsers throw droot::Error or give values that survive a write/read cycle
-// (make_config_json → parse_config_json, make_drootenv → parse_drootenv) unchanged, and only version 1 of the
-// format is ever accepted.
+// (make_config_json → parse_config_json, make_drootenv → parse_drootenv) unchanged, and only versions 1 (full,
+// no delta bases) and 2 (delta, at least one base) of the format are ever accepted.
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -31,7 +31,7 @@ bool same(const ArtifactConfig& a, const ArtifactConfig& b) {
          a.config.user == b.config.user && a.config.working_dir == b.config.working_dir &&
          a.config.entrypoint == b.config.entrypoint && a.config.cmd == b.config.cmd &&
          a.config.stop_signal == b.config.stop_signal && a.config.labels == b.config.labels &&
-         a.source_date_epoch == b.source_date_epoch && a.packer == b.packer;
+         a.source_date_epoch == b.source_date_epoch && a.packer == b.packer && a.delta_bases == b.delta_bases;
 }
 
 void config_json(const std::string& text) {
@@ -41,12 +41,14 @@ void config_json(const std::string& text) {
   } catch (const Error&) {
     return;
   }
-  FUZZ_CHECK(cfg.version == kArtifactVersion);
-  // The document itself says version 1, not something that merely converts to 1.
+  FUZZ_CHECK(cfg.version == (cfg.is_delta() ? kDeltaArtifactVersion : kArtifactVersion));
+  // The document itself says version 1 or 2, not something that merely converts to it.
   json doc = json::parse(text);
-  FUZZ_CHECK(doc["droot_artifact"].is_number_integer() && doc["droot_artifact"].get<int64_t>() == kArtifactVersion);
+  FUZZ_CHECK(doc["droot_artifact"].is_number_integer() && doc["droot_artifact"].get<int64_t>() == cfg.version);
+  for (const auto& b : cfg.delta_bases) FUZZ_CHECK(b.payload_sha256.size() == 64);
 
-  const std::string written = make_config_json(cfg.image, config_object(cfg.config), cfg.source_date_epoch, cfg.packer);
+  const std::string written =
+      make_config_json(cfg.image, config_object(cfg.config), cfg.source_date_epoch, cfg.packer, cfg.delta_bases);
   ArtifactConfig again;
   try {
     again = parse_config_json(written, "written");
@@ -55,7 +57,8 @@ void config_json(const std::string& text) {
     std::abort();
   }
   FUZZ_CHECK(same(cfg, again));
-  FUZZ_CHECK(make_config_json(again.image, config_object(again.config), again.source_date_epoch, again.packer) == written);
+  FUZZ_CHECK(make_config_json(again.image, config_object(again.config), again.source_date_epoch, again.packer,
+                              again.delta_bases) == written);
 }
 
 void drootenv(const std::string& text) {

@@ -91,10 +91,44 @@ void flip_in(std::string& text, const std::string& marker, size_t skip) {
   c = c == 'A' ? 'B' : 'A';
 }
 
+// A delta of "valid": the files identical in every variant are taken from the base.
+void make_delta(Spec& s) {
+  s.bases.push_back({"test:1", "sha256:" + sha256_hex("test:1"), std::string(64, 'a')});
+  s.omitted = {"bin/hello", "bin/su", "etc/passwd", "etc/shadow"};
+}
+
 std::map<std::string, std::function<void(Spec&)>> cases() {
   std::map<std::string, std::function<void(Spec&)>> c;
   c["valid"] = [](Spec&) {};
   c["valid-gzip"] = [](Spec& s) { s.compression = Compression::gzip; };
+  // An image created a year before "valid" (the no-silent-downgrade test).
+  c["older"] = [](Spec& s) { s.created = "2022-11-14T22:13:20Z"; };
+  // Deltas against "valid" (any variant): the files every variant shares are not shipped. ARG as for valid.
+  c["delta"] = [](Spec& s) { make_delta(s); };
+  // ... and one that also takes a file no "valid" variant has: DEST cannot provide it.
+  c["delta-missing-base"] = [](Spec& s) {
+    make_delta(s);
+    s.delta_extra_lines.push_back("./zz-nowhere type=file mode=0644 uid=0 gid=0 size=8 time=1700000000.000000000 sha256digest=" +
+                                  sha256_hex("nowhere\n") + "\n");
+    s.extra_manifest_lines.push_back("./zz-nowhere type=file mode=0644 uid=0 gid=0 size=8 sha256digest=" +
+                                     sha256_hex("nowhere\n") + "\n");
+  };
+  // Lists etc/passwd as taken from the base and also ships an etc/passwd of other content.
+  c["delta-ships-listed"] = [](Spec& s) {
+    make_delta(s);
+    insert_after(s, "etc/passwd", {Node("etc/passwd", 'f', 0644, "root::0:0::/:/bin/sh\nevil::0:0::/:/bin/sh\n").unlisted()});
+  };
+  // A .droot/delta.mtree in an artifact whose config.json says it is a full one.
+  c["delta-unannounced"] = [](Spec& s) {
+    make_delta(s);
+    s.bases.clear();
+    s.after_manifest.clear();
+    s.rootfs.push_back(Node(".droot/delta.mtree", 'f', 0644, "").unlisted());
+  };
+  c["delta-wrong-key"] = [](Spec& s) {
+    make_delta(s);
+    s.sign = Spec::Sign::wrong_key;
+  };
   // ARG = size in MiB of an incompressible file: for the disk-full test.
   c["big"] = [](Spec&) {};
   c["unsigned"] = [](Spec& s) { s.sign = Spec::Sign::none; };
@@ -196,8 +230,10 @@ std::string build(const std::string& name, Spec& spec, const std::string& arg, c
 
   Digest blake = Digest::blake2b512();
   blake.update(payload);
-  std::string comment = "droot-artifact 1 image=" + spec.image_ref + " id=sha256:" + sha256_hex(spec.image_ref) +
+  std::string comment = std::string(spec.bases.empty() ? "droot-artifact 1" : "droot-artifact 2") +
+                        " image=" + spec.image_ref + " id=sha256:" + sha256_hex(spec.image_ref) +
                         " payload_sha256=" + sha256_hex(payload) + " compression=" + compression_name(spec.compression);
+  if (!spec.bases.empty()) comment += " delta=" + spec.bases.front().payload_sha256;
   const minisign::SecretKey& key = spec.sign == Spec::Sign::trailer ? keys.trusted : keys.other;
   minisign::Signature sig = minisign::sign_prehashed(key, blake.finish(), comment, "signature from droot-hostile-gen");
   // Claims the trusted key's id for a signature made with another key.

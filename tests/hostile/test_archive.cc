@@ -1,5 +1,7 @@
 #include "test_archive.h"
 
+#include <algorithm>
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -101,13 +103,27 @@ std::string manifest_for(const PayloadSpec& spec) {
   return text;
 }
 
+std::string delta_list_for(const PayloadSpec& spec) {
+  std::string text;
+  for (const auto& n : spec.rootfs) {
+    if (!n.in_manifest || std::find(spec.omitted.begin(), spec.omitted.end(), n.path) == spec.omitted.end()) continue;
+    ManifestEntry m{n.path, "file", n.mode, n.uid, n.gid, n.data.size(), "", sha256_hex(n.data)};
+    m.time = MtreeTime{kTestMtime, 0};
+    text += format_manifest_line(m);
+  }
+  for (const auto& line : spec.delta_extra_lines) text += line;
+  return text;
+}
+
 std::string build_payload(const PayloadSpec& spec) {
   TarBuilder tar(spec.compression);
   nlohmann::json config = {{"Env", {"PATH=/bin", "GREETING=hello world=1"}}, {"Cmd", {"/bin/hello"}}};
-  ImageInfo image{spec.image_ref, "sha256:" + sha256_hex(spec.image_ref), {}, "2023-11-14T22:13:20Z", "linux", "amd64"};
-  tar.add({std::string(kConfigPath), 'f', 0644, make_config_json(image, config, kTestMtime, "droot-hostile-gen")});
+  ImageInfo image{spec.image_ref, "sha256:" + sha256_hex(spec.image_ref), {}, spec.created, "linux", "amd64"};
+  tar.add({std::string(kConfigPath), 'f', 0644, make_config_json(image, config, kTestMtime, "droot-hostile-gen", spec.bases)});
   tar.add({std::string(kDrootEnvPath), 'f', 0644, make_drootenv(config["Env"])});
-  for (const auto& n : spec.rootfs) tar.add(n);
+  for (const auto& n : spec.rootfs)
+    if (!n.in_manifest || std::find(spec.omitted.begin(), spec.omitted.end(), n.path) == spec.omitted.end()) tar.add(n);
+  if (!spec.bases.empty()) tar.add({std::string(kDeltaPath), 'f', 0644, delta_list_for(spec)});
   if (spec.with_manifest) tar.add({std::string(kManifestPath), 'f', 0644, manifest_for(spec)});
   for (const auto& n : spec.after_manifest) tar.add(n);
   return tar.finish();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "artifact_config.h"
 #include "trailer.h"
 
 namespace droot::testing {
@@ -42,6 +43,12 @@ struct PayloadSpec {
   std::vector<Node> after_manifest;
   bool with_manifest = true;
   Compression compression = Compression::zstd;
+  std::string created = "2023-11-14T22:13:20Z";  // image.created in config.json
+  // A delta (droot-artifact(5)): config.json names these bases, the files in `omitted` are left out of the
+  // tar and listed in .droot/delta.mtree (with `delta_extra_lines` after them), the manifest stays whole.
+  std::vector<DeltaBase> bases;
+  std::vector<std::string> omitted;
+  std::vector<std::string> delta_extra_lines;
 };
 
 // security.capability for cap_net_raw+ep (struct vfs_cap_data, revision 2, little-endian).
@@ -50,5 +57,6 @@ std::string net_raw_capability();
 // config.json, .drootenv, the rootfs in order, the manifest, then `after_manifest`: a compressed pax tar.
 std::string build_payload(const PayloadSpec& spec);
 std::string manifest_for(const PayloadSpec& spec);
+std::string delta_list_for(const PayloadSpec& spec);
 
 }  // namespace droot::testing

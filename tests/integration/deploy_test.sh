@@ -397,3 +397,135 @@ test_planted_symlinks_in_dest_are_never_followed() {
   assert_contains "$err" "lock file"
   assert_no_file victim/lockfile
 }
+
+# The object store (droot-exec(1), "deploy layout"): every regular file once, releases hard-link it.
+inode() { stat -c %i "$1"; }
+
+test_releases_share_unchanged_files_through_the_store() {
+  deploy_ok "$(gen valid v1)" dest
+  local r1 r2
+  r1=dest/releases/$(current_release dest)
+  run "$EXEC" deploy --json -p art/test.pub "$(gen valid v2)" dest
+  assert_status 0
+  assert_contains "$out" '"stored_files":1}'  # only srv/version is new
+  r2=dest/releases/$(current_release dest)
+  assert_eq "$(inode "$r1/bin/hello")" "$(inode "$r2/bin/hello")"
+  assert_eq "$(inode "$r1/bin/ping")" "$(inode "$r2/bin/ping")"  # the capability is part of the key: same one
+  [ "$(inode "$r1/srv/version")" != "$(inode "$r2/srv/version")" ] || fail "srv/version differs but is one inode"
+  assert_eq "v2" "$(cat "$r2/srv/version")"
+  assert_contains "$(getcap "$r2/bin/ping")" "cap_net_raw=ep"
+  assert_eq "4755 0:0" "$(stat -c '%a %u:%g' "$r2/bin/su")"
+  assert_eq "3" "$(stat -c %h "$r2/bin/su")"  # the store's name and the two releases'
+  # objects are named by their key and not reachable for others
+  assert_eq "700" "$(stat -c %a dest/objects)"
+  assert_eq "9" "$(find dest/objects -type f | wc -l)"  # 7 shared (motd and its hard link: one), 2 srv/version
+  local sha
+  sha=$(sha256sum "$r2/bin/hello" | cut -c1-64)
+  assert_file "dest/objects/${sha:0:2}/${sha:2}-0755-0-0-1700000000.000000000"
+  run "$EXEC" list --json dest
+  assert_status 0
+  assert_contains "$out" '"store":{"bytes":153,"objects":9}'
+  run "$EXEC" list dest
+  assert_contains "$out" "store: 9 objects, 153 bytes"
+  run "$EXEC" check dest
+  assert_status 0
+}
+
+test_prune_removes_the_objects_nothing_links_any_more() {
+  local v
+  for v in v1 v2 v3 v4; do deploy_ok "$(gen valid $v)" dest --keep 1; done
+  assert_eq 2 "$(release_count dest)"  # v4 and its predecessor v3
+  # 7 shared objects and the srv/version of v3 and v4; those of v1 and v2 are gone with their releases
+  assert_eq "9" "$(find dest/objects -type f | wc -l)"
+  assert_eq "0" "$(find dest/objects -type f -links 1 | wc -l)"
+  local versions
+  versions=$(cat $(find dest/objects -type f -size -4c) | sort | tr -d '\n')
+  assert_eq "v3v4" "$versions"
+}
+
+test_a_refused_deploy_leaves_no_object_behind() {
+  deploy_ok "$(gen valid v1)" dest
+  local before
+  before=$(find dest/objects | sort)
+  run "$EXEC" deploy -q -p art/test.pub "$(gen content-differs v9)" dest
+  assert_status 125
+  assert_eq "$before" "$(find dest/objects | sort)"
+}
+
+test_delta_onto_its_base_gives_the_tree_of_the_full_artifact() {
+  deploy_ok "$(gen valid v1)" dest
+  run "$EXEC" deploy --json -p art/test.pub "$(gen delta v2)" dest
+  assert_status 0
+  assert_contains "$out" '"delta":true'
+  assert_contains "$out" '"from_base":4'
+  assert_contains "$out" '"stored_files":1}'
+  deploy_ok "$(gen valid v2)" full
+  local a b
+  tree() { (cd "$1" && find . -path ./.droot -prune -o -printf '%p %y %m %U:%G %s %l\n' | sort && find . -type f ! -path './.droot/*' -exec sha256sum {} + | sort); }
+  a=$(tree "dest/releases/$(current_release dest)")
+  b=$(tree "full/releases/$(current_release full)")
+  assert_eq "$b" "$a"
+  assert_contains "$(getcap "dest/releases/$(current_release dest)/bin/ping")" "cap_net_raw=ep"
+  run "$EXEC" check dest
+  assert_status 0
+  assert_contains "$out" "clean"
+  # verify says what it is
+  run "$EXEC" verify -p art/test.pub art/delta.tar.zst
+  assert_contains "$out" "delta"
+  assert_contains "$out" "base test:1"
+}
+
+test_delta_into_an_empty_dest_is_refused_and_names_the_way_out() {
+  run "$EXEC" deploy -p art/test.pub "$(gen delta v2)" dest
+  assert_status 125
+  assert_contains "$err" "is a delta against test:1"
+  assert_contains "$err" "does not hold 4 of the 4 files it takes from there"
+  assert_contains "$err" "deploy the full artifact instead"
+  assert_eq "0" "$(release_count dest)"
+  [ ! -e dest/current ] || fail "current made by a refused delta"
+  assert_eq "" "$(find dest/objects -type f)"
+}
+
+test_a_damaged_object_is_never_linked_again() {
+  deploy_ok "$(gen valid v1)" dest
+  local r1 sha obj
+  r1=dest/releases/$(current_release dest)
+  sha=$(sha256sum "$r1/etc/passwd" | cut -c1-64)
+  obj=$(echo dest/objects/${sha:0:2}/${sha:2}-*)
+  echo "evil::0:0::/:/bin/sh" >>"$obj"  # root on the server writes into the store
+  run "$EXEC" check dest
+  assert_status 1
+  assert_contains "$out" "etc/passwd"
+  # a delta that needs it is refused, naming it
+  run "$EXEC" deploy -p art/test.pub "$(gen delta v2)" dest
+  assert_status 125
+  assert_contains "$err" "damaged"
+  # a full artifact brings the content: a fresh object, the damaged one loses its name
+  deploy_ok "$(gen valid v2)" dest
+  local r2
+  r2=dest/releases/$(current_release dest)
+  # the object's name now holds the fresh content; r1 keeps the damaged inode (check reports it there)
+  assert_eq "$sha" "$(sha256sum <"$obj" | cut -c1-64)"
+  [ "$(sha256sum <"$r1/etc/passwd" | cut -c1-64)" != "$sha" ] || fail "r1 lost its damaged inode"
+  [ "$(inode "$r1/etc/passwd")" != "$(inode "$r2/etc/passwd")" ] || fail "the damaged object was linked into the new release"
+  assert_eq "$sha" "$(sha256sum "$r2/etc/passwd" | cut -c1-64)"
+  run "$EXEC" check dest
+  assert_status 0
+  run "$EXEC" check "$r1"
+  assert_status 1
+}
+
+test_an_older_image_is_refused_unless_allow_downgrade() {
+  deploy_ok "$(gen valid v1)" dest
+  local cur
+  cur=$(current_release dest)
+  run "$EXEC" deploy -p art/test.pub "$(gen older)" dest
+  assert_status 125
+  assert_contains "$err" "(created 2022-11-14T22:13:20Z) is older than the current release's hostile:valid (created 2023-11-14T22:13:20Z"
+  assert_contains "$err" "droot-exec rollback dest"
+  assert_contains "$err" "--allow-downgrade"
+  assert_eq "$cur" "$(current_release dest)"
+  assert_eq 1 "$(release_count dest)"
+  deploy_ok art/older.tar.zst dest --allow-downgrade
+  [ "$(current_release dest)" != "$cur" ] || fail "--allow-downgrade did not deploy"
+}

@@ -95,3 +95,16 @@ test_a_key_file_in_the_keys_dir_is_used_without_p() {
   assert_contains "$err" "no trusted public keys"
   assert_no_file dest2/current
 }
+
+# Deltas (droot-artifact(5), "Delta artifacts"): DEST holds "valid" v1, the base every delta case names.
+test_delta_whose_base_objects_are_missing() {
+  refused delta-missing-base 0 "is a delta against test:1" "does not hold 1 of the 5 files it takes from there" \
+    "'zz-nowhere'" "deploy the full artifact instead"
+}
+test_delta_that_ships_a_file_it_also_takes_from_the_base() {
+  refused delta-ships-listed 0 "entry 'etc/passwd': a second entry for the same path"
+}
+test_delta_list_in_an_artifact_that_is_not_a_delta() {
+  refused delta-unannounced 0 "entry '.droot/delta.mtree'" "does not say this is a delta"
+}
+test_delta_signed_by_untrusted_key() { refused delta-wrong-key 125 "which is not a trusted key"; }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "error.h"
 #include "fd.h"
 
 namespace droot::exec {
@@ -27,6 +28,11 @@ UniqueFd open_beneath_or_throw(int root, const std::string& rel, int flags, cons
 
 // Reads a small regular file `rel` beneath `root` (no symlink followed); `root_path` names it in errors.
 std::string read_file_beneath(int root, const std::string& rel, const std::string& root_path, uint64_t max_size);
+
+// A second entry for a name already in the tree being built (EEXIST in droot's own private directory).
+struct NameExists : Error {
+  NameExists() : Error("a second entry for the same path: the name already exists, and droot never overwrites") {}
+};
 
 // The explanation of an errno from open_beneath, e.g. "a symlink is in the way".
 std::string beneath_error_text(int err);

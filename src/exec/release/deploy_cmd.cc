@@ -1,5 +1,6 @@
 // droot-exec deploy: verify, extract into DEST/releases/.tmp-…, check against the manifest, sync, rename,
 // switch DEST/current, prune. The order is what makes every failure leave DEST as it was.
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -17,6 +18,10 @@
 #include "extract.h"
 #include "kernel_features.h"
 #include "release_store.h"
+#include "beneath.h"
+#include "delta_needs.h"
+#include "downgrade.h"
+#include "object_store.h"
 #include "signal_deferral.h"
 #include "verify_options.h"
 
@@ -28,6 +33,7 @@ struct DeployOptions {
   std::string dest;
   size_t keep = 3;
   bool allow_devices = false;
+  bool allow_downgrade = false;
   bool quiet = false;
   bool json = false;
   bool verbose = false;
@@ -55,10 +61,12 @@ struct Deployed {
 
 // Everything between "verified" and "current switched": signals are deferred and polled, so any way out
 // of here before publish() unwinds through ~TempRelease, which removes the temporary tree.
-Deployed build_release(const ReleaseStore& store, const VerifiedArtifact& art, const DeployOptions& o) {
+Deployed build_release(const ReleaseStore& store, const ObjectStore& objects, const VerifiedArtifact& art,
+                       const DeployOptions& o) {
   SignalDeferral signals;
   TempRelease temp = store.create_temp();
   ExtractOptions eo;
+  eo.objects = &objects;
   eo.allow_devices = o.allow_devices;
   eo.set_owner = ::geteuid() == 0;
   if (o.verbose) eo.note = [&](const std::string& text) { say(o, text); };
@@ -84,6 +92,7 @@ DeployOptions parse(int argc, char** argv, cxxopts::ParseResult& args_out, cxxop
   opts.add_options()("keep", "keep the newest N releases (besides current and its predecessor)",
                      cxxopts::value<size_t>()->default_value("3"), "N")(
       "allow-devices", "extract character/block devices and FIFOs (refused by default)")(
+      "allow-downgrade", "deploy an image older than the current release's (refused by default; rollback is the way back)")(
       "v,verbose", "say what is ignored or dropped (extended attributes, a '.' entry)")(
       "json", "print the result as one JSON object on stdout")("q,quiet", "print nothing on success")(
       "h,help", "show this help")("artifact", "", cxxopts::value<std::string>())("dest", "", cxxopts::value<std::string>());
@@ -98,6 +107,7 @@ DeployOptions parse(int argc, char** argv, cxxopts::ParseResult& args_out, cxxop
   o.keep = args_out["keep"].as<size_t>();
   if (o.keep < 1) throw Error("deploy: --keep must be at least 1");
   o.allow_devices = args_out.count("allow-devices") > 0;
+  o.allow_downgrade = args_out.count("allow-downgrade") > 0;
   o.quiet = args_out.count("quiet") > 0;
   o.json = args_out.count("json") > 0;
   o.verbose = args_out.count("verbose") > 0;
@@ -121,6 +131,10 @@ void report(const DeployOptions& o, const ReleaseStore& store, const VerifiedArt
                         {"entries", d.extracted.entries},
                         {"files", d.extracted.files},
                         {"bytes", d.extracted.bytes},
+                        {"delta", d.extracted.delta},
+                        {"stored_files", d.extracted.stored_files},
+                        {"stored_bytes", d.extracted.stored_bytes},
+                        {"from_base", d.extracted.from_base},
                         {"pruned", d.pruned},
                         {"seconds", seconds}};
     std::printf("%s\n", j.dump().c_str());
@@ -132,6 +146,10 @@ void report(const DeployOptions& o, const ReleaseStore& store, const VerifiedArt
               d.previous ? d.previous->c_str() : "none", static_cast<unsigned long long>(d.extracted.entries),
               static_cast<unsigned long long>(d.extracted.files), static_cast<unsigned long long>(d.extracted.bytes),
               seconds);
+  std::printf("  new in the store: %llu files (%llu bytes)%s; every other file is linked from what DEST holds\n",
+              static_cast<unsigned long long>(d.extracted.stored_files),
+              static_cast<unsigned long long>(d.extracted.stored_bytes),
+              d.extracted.delta ? (", a delta: " + std::to_string(d.extracted.from_base) + " files not shipped").c_str() : "");
   for (const auto& p : d.pruned) std::printf("  pruned releases/%s\n", p.c_str());
 }
 
@@ -140,7 +158,7 @@ void report(const DeployOptions& o, const ReleaseStore& store, const VerifiedArt
 int cmd_deploy(int argc, char** argv) {
   cxxopts::Options opts("droot-exec deploy",
                         "Verify an artifact, extract it as a new release of DEST and switch DEST/current to it.");
-  opts.custom_help("[-p PUB]... [--signature FILE] [--keep N] [--allow-devices] [-q] [--json]");
+  opts.custom_help("[-p PUB]... [--signature FILE] [--keep N] [--allow-devices] [--allow-downgrade] [-q] [--json]");
   opts.positional_help("ARTIFACT|- DEST");
   cxxopts::ParseResult args;
   DeployOptions o = parse(argc, argv, args, opts);
@@ -153,14 +171,46 @@ int cmd_deploy(int argc, char** argv) {
   raise_fd_limit();
   ReleaseStore store(o.dest, /*create=*/true);
   DirLock lock(store.dest_fd(), o.dest, [&](const std::string& text) { say(o, text); });
-  for (const auto& stale : store.remove_stale_temps()) say(o, "removed " + stale + " (left by an interrupted deploy)");
+  const std::vector<std::string> stale = store.remove_stale_temps();
+  for (const auto& path : stale) say(o, "removed " + path + " (left by an interrupted deploy)");
   // Stdin is spooled into DEST/releases: the same filesystem as the release, so "enough space" means one thing.
   VerifyOptions vo = verify_options_from(args, store.releases_path());
   VerifiedArtifact art = verify_artifact(o.artifact, vo);
   if (!art.is_signed) say(o, "warning: " + art.name + " is not signed (accepted because of --insecure-unsigned)");
+  ObjectStore objects(store.dest_fd(), o.dest, /*create=*/true);
+  if (!stale.empty()) objects.collect_garbage();  // what the interrupted deploy had stored
+  const bool owners = ::geteuid() == 0;
+  DeltaNeeds needs = delta_needs({art.fd.get(), art.payload_size, art.payload_sha256, art.name}, objects, owners);
+  if (needs.missing || needs.damaged) throw Error(delta_refusal(needs, art.name, o.dest));
+  if (auto cur = store.current(); cur && needs.config && !o.allow_downgrade && store.has_release(*cur)) {
+    const std::string path = store.releases_path() + "/" + *cur;
+    std::optional<ArtifactConfig> current_config;
+    try {
+      UniqueFd root = open_beneath_or_throw(store.releases_fd(), *cur, O_PATH | O_DIRECTORY, "cannot open " + path);
+      current_config = parse_config_json(read_file_beneath(root.get(), ".droot/config.json", path, 16 << 20),
+                                         path + "/.droot/config.json");
+    } catch (const Error& e) {
+      say(o, std::string("warning: cannot tell whether this is a downgrade: ") + e.what());
+    }
+    if (current_config)
+      if (auto refused = downgrade_refusal(*needs.config, *current_config, *cur, o.dest))
+        throw Error(art.name + ": " + *refused);
+  }
   try {
-    Deployed d = build_release(store, art, o);
+    Deployed d;
+    try {
+      d = build_release(store, objects, art, o);
+    } catch (...) {
+      // Objects this deploy stored are linked by nothing now: remove them (the lock is still held).
+      try {
+        objects.collect_garbage();
+      } catch (const Error& e) {
+        say(o, std::string("warning: ") + e.what() + " (the next deploy removes unused objects)");
+      }
+      throw;
+    }
     d.pruned = store.prune(o.keep, d.previous);
+    if (!d.pruned.empty()) objects.collect_garbage();
     report(o, store, art, d, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   } catch (const Interrupted& e) {
     std::fprintf(stderr, "droot-exec: error: deploy to %s %s; %s/current is unchanged\n", o.dest.c_str(), e.what(),

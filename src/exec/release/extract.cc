@@ -14,6 +14,7 @@
 #include "extracted_records.h"
 #include "manifest_diff.h"
 #include "mtree.h"
+#include "object_store.h"
 #include "payload_reader.h"
 #include "tree_writer.h"
 
@@ -24,10 +25,11 @@ constexpr uint64_t kMaxConfigSize = 16 << 20;
 constexpr size_t kDifferencesShown = 5;
 
 // The metadata entries droot-pack adds around the rootfs (droot-artifact(5), "Entry order").
-enum class Metadata { none, config, drootenv, manifest };
+enum class Metadata { none, config, drootenv, delta, manifest };
 
 Metadata metadata_kind(const std::string& path) {
   if (path == kConfigPath) return Metadata::config;
+  if (path == kDeltaPath) return Metadata::delta;
   if (path == kDrootEnvPath) return Metadata::drootenv;
   if (path == kManifestPath) return Metadata::manifest;
   return Metadata::none;
@@ -62,8 +64,8 @@ class Extraction {
       : payload_(payload),
         options_(options),
         reader_(payload.fd, payload.size, payload.name),
-        writer_(root, TreeWriter::Options{options.set_owner, options.poll, options.writeback}),
-        records_(payload.name + ": .droot/manifest.mtree") {}
+        writer_(root, TreeWriter::Options{options.set_owner, options.poll, options.writeback, options.objects}),
+        records_(root, payload.name + ": .droot/manifest.mtree") {}
 
   ExtractResult run() {
     archive* a = reader_.get();
@@ -92,6 +94,8 @@ class Extraction {
 
   void handle(archive_entry* e) {
     if (manifest_seen_) refuse("comes after .droot/manifest.mtree, which must be the last entry");
+    if (delta_seen_ && current_ != kManifestPath)
+      refuse("comes after .droot/delta.mtree, which only .droot/manifest.mtree may follow");
     std::vector<std::string> parts;
     try {
       parts = split_entry_path(current_);
@@ -107,7 +111,7 @@ class Extraction {
     const std::string path = join_path(parts);
     if (Metadata kind = metadata_kind(path); kind != Metadata::none) return handle_metadata(e, parts, kind);
     if (is_reserved(path)) refuse("the name is reserved for droot's metadata (.droot/, .drootenv)");
-    if (records_.contains(path)) refuse("a second entry for the same path (it would overwrite the earlier one)");
+    // A second entry for a path meets the first one's name in the tree: NameExists, refused there.
     records_.add(write_entry(e, parts, path));
     ++result_.entries;
   }
@@ -122,12 +126,17 @@ class Extraction {
         return record_of(path, "dir", attrs);
       case AE_IFREG: {
         ManifestEntry m = record_of(path, "file", attrs);
-        WrittenFile w = writer_.write_file(parts, attrs, data_blocks(), static_cast<uint64_t>(archive_entry_size(e)),
-                                           capability);
+        const auto size = static_cast<uint64_t>(archive_entry_size(e));
+        WrittenFile w = options_.objects ? writer_.store_file(parts, attrs, data_blocks(), size, capability)
+                                         : writer_.write_file(parts, attrs, data_blocks(), size, capability);
         m.size = w.size;
         m.sha256 = w.sha256;
         ++result_.files;
         result_.bytes += w.size;
+        if (w.stored) {
+          ++result_.stored_files;
+          result_.stored_bytes += w.size;
+        }
         return m;
       }
       case AE_IFLNK: {
@@ -213,7 +222,10 @@ class Extraction {
 
   void handle_metadata(archive_entry* e, const std::vector<std::string>& parts, Metadata kind) {
     if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != nullptr) refuse("must be a regular file");
-    bool& seen = kind == Metadata::config ? config_seen_ : kind == Metadata::drootenv ? drootenv_seen_ : manifest_seen_;
+    bool& seen = kind == Metadata::config     ? config_seen_
+                 : kind == Metadata::drootenv ? drootenv_seen_
+                 : kind == Metadata::delta    ? delta_seen_
+                                              : manifest_seen_;
     if (seen) refuse("a second copy of droot's metadata file");
     seen = true;
     NodeAttrs attrs{0644, 0, 0, attrs_of(e).mtime};
@@ -221,12 +233,16 @@ class Extraction {
       writer_.make_dir({parts[0]}, NodeAttrs{0755, 0, 0, attrs.mtime});
       metadata_dir_made_ = true;
     }
-    if (kind != Metadata::manifest) {
+    if (kind == Metadata::config || kind == Metadata::drootenv) {
       std::string text = read_small(e, kMaxConfigSize);
       writer_.write_file(parts, attrs, text);
-      if (kind == Metadata::config) result_.config_json = std::move(text);
+      if (kind == Metadata::config) {
+        result_.config_json = std::move(text);
+        result_.delta = parse_config_json(result_.config_json, payload_.name + ": .droot/config.json").is_delta();
+      }
       return;
     }
+    if (kind == Metadata::delta) return handle_delta_list(e, parts, attrs);
     // The manifest can be large (a line per entry): written and compared as it streams, never held whole.
     BlockSource blocks = data_blocks();
     uint64_t fed = 0;
@@ -238,6 +254,68 @@ class Extraction {
       return true;
     };
     writer_.write_file(parts, attrs, tee, static_cast<uint64_t>(archive_entry_size(e)), "");
+  }
+
+  // A delta's .droot/delta.mtree: the files it does not carry, each linked from the object store as its
+  // line streams in (the directories they go into came earlier). Kept in the release, as the manifest is.
+  void handle_delta_list(archive_entry* e, const std::vector<std::string>& parts, const NodeAttrs& attrs) {
+    if (!config_seen_ || !result_.delta)
+      refuse("a list of files taken from a base, but .droot/config.json does not say this is a delta");
+    if (options_.objects == nullptr) refuse("a delta can only be deployed into a DEST that holds its base(s)");
+    BlockSource blocks = data_blocks();
+    uint64_t fed = 0;
+    size_t line_no = 1;
+    std::string partial;
+    auto take_lines = [&](std::string_view text) {
+      for (size_t nl; (nl = text.find('\n')) != std::string_view::npos; text.remove_prefix(nl + 1)) {
+        std::string_view line = text.substr(0, nl);
+        if (!partial.empty()) {
+          partial.append(line);
+          line = partial;
+        }
+        link_from_store(line, line_no++);
+        partial.clear();
+      }
+      partial.append(text);
+      if (partial.size() > 64 * 1024) refuse("line " + std::to_string(line_no) + " is too long");
+    };
+    BlockSource tee = [&](const void** data, size_t* size, int64_t* offset) {
+      if (!blocks(data, size, offset)) return false;
+      if (static_cast<uint64_t>(*offset) != fed) refuse("a sparse file list (holes in .droot/delta.mtree)");
+      take_lines(std::string_view(static_cast<const char*>(*data), *size));
+      fed += *size;
+      return true;
+    };
+    writer_.write_file(parts, attrs, tee, static_cast<uint64_t>(archive_entry_size(e)), "");
+    if (!partial.empty()) link_from_store(partial, line_no);
+  }
+
+  void link_from_store(std::string_view line, size_t line_no) {
+    auto entry = parse_manifest_line(line, ".droot/delta.mtree line " + std::to_string(line_no));
+    if (!entry) return;
+    if (entry->type != "file" || !entry->time)
+      refuse(".droot/delta.mtree line " + std::to_string(line_no) + ": every line must be a regular file with a time");
+    std::vector<std::string> target;
+    try {
+      target = split_entry_path(entry->path);
+    } catch (const Error& err) {
+      refuse(".droot/delta.mtree line " + std::to_string(line_no) + ": '" + mtree_escape(entry->path) + "': " + err.what());
+    }
+    const std::string path = join_path(target);
+    if (target.empty() || metadata_kind(path) != Metadata::none || is_reserved(path))
+      refuse(".droot/delta.mtree line " + std::to_string(line_no) + ": '" + mtree_escape(entry->path) +
+             "' is not a path of the image");
+    current_ = path;
+    const timespec mtime{static_cast<time_t>(entry->time->sec), static_cast<long>(entry->time->nsec)};
+    writer_.link_object(target, object_key(entry->sha256, entry->mode, entry->uid, entry->gid, mtime, "", path), entry->size);
+    current_ = std::string(kDeltaPath);
+    entry->time.reset();  // the manifest has no times: the record is compared without it
+    entry->path = path;
+    records_.add(*entry, ExtractedRecords::Source::store);
+    ++result_.entries;
+    ++result_.files;
+    ++result_.from_base;
+    result_.bytes += entry->size;
   }
 
   void finish() {
@@ -268,7 +346,7 @@ class Extraction {
   TreeWriter writer_;
   std::string current_;
   ExtractedRecords records_;
-  bool config_seen_ = false, drootenv_seen_ = false, manifest_seen_ = false;
+  bool config_seen_ = false, drootenv_seen_ = false, delta_seen_ = false, manifest_seen_ = false;
   bool metadata_dir_made_ = false;
   ExtractResult result_;
 };

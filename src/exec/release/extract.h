@@ -11,6 +11,7 @@
 namespace droot::exec {
 
 class EarlyWriteback;
+class ObjectStore;
 
 // What verification vouched for: the extractor reads the same fd again and refuses if the bytes differ.
 struct VerifiedPayload {
@@ -26,12 +27,20 @@ struct ExtractOptions {
   std::function<void(const std::string&)> note;  // verbose notes: dropped xattrs, an ignored "." entry
   std::function<void()> poll;                     // called often; throws to abort (a signal)
   EarlyWriteback* writeback = nullptr;            // gets each finished regular file, if set
+  // Where regular files go (deploy): each is stored once in DEST/objects and hard-linked into the tree. A
+  // delta's files not shipped are linked from here. Without a store (tests), files are written in place
+  // and deltas are refused.
+  const ObjectStore* objects = nullptr;
 };
 
 struct ExtractResult {
   uint64_t entries = 0;  // rootfs entries (the manifest's)
   uint64_t files = 0;    // regular files among them, hard links included
-  uint64_t bytes = 0;    // regular file bytes written
+  uint64_t bytes = 0;    // regular file bytes (of every file, new or not)
+  uint64_t stored_files = 0;  // new objects written (the rest were in the store already)
+  uint64_t stored_bytes = 0;
+  uint64_t from_base = 0;     // a delta's files not shipped, linked from the store
+  bool delta = false;
   std::string config_json;
 };
 

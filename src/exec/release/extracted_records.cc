@@ -1,83 +1,129 @@
 #include "extracted_records.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <limits>
 
 #include "error.h"
+#include "io.h"
 
 namespace droot::exec {
 namespace {
 
-// One byte per type instead of a string ("file" and "fifo" share their first letter: FIFOs are 'p', as ls says).
-char type_code(const std::string& type) {
-  if (type == "fifo") return 'p';
-  return type.empty() ? '?' : type[0];
-}
-
-std::string type_name(char code) {
-  switch (code) {
-    case 'f': return "file";
-    case 'd': return "dir";
-    case 'l': return "link";
-    case 'c': return "char";
-    case 'b': return "block";
-    case 'p': return "fifo";
-  }
-  return "?";
-}
-
-uint8_t hex_value(char c) {
-  return static_cast<uint8_t>(c <= '9' ? c - '0' : c - 'a' + 10);
-}
-
-uint32_t id32(uint64_t id, const std::string& path) {
+void check_id(uint64_t id, const std::string& path) {
   // Linux ids are 32-bit: a larger one in an archive cannot be applied, so it cannot match either.
-  if (id > std::numeric_limits<uint32_t>::max()) throw Error("'" + path + "': owner id " + std::to_string(id) + " is out of range");
-  return static_cast<uint32_t>(id);
+  if (id > std::numeric_limits<uint32_t>::max())
+    throw Error("'" + path + "': owner id " + std::to_string(id) + " is out of range");
 }
 
 constexpr size_t kMaxLine = 64 * 1024;
+constexpr size_t kSpoolBuffer = 64 * 1024;
 
 }  // namespace
 
-ExtractedRecords::Record ExtractedRecords::compact(const ManifestEntry& e) {
-  Record r;
-  r.type = type_code(e.type);
-  r.mode = e.mode;
-  r.uid = id32(e.uid, e.path);
-  r.gid = id32(e.gid, e.path);
-  r.size = e.size;
-  r.link = e.link;
-  if (e.sha256.size() == 64)
-    for (size_t i = 0; i < 32; ++i) r.sha256[i] = static_cast<uint8_t>(hex_value(e.sha256[2 * i]) << 4 | hex_value(e.sha256[2 * i + 1]));
-  return r;
-}
+ExtractedRecords::ExtractedRecords(int spool_dir, std::string manifest_name)
+    : spool_dir_(spool_dir), manifest_name_(std::move(manifest_name)) {}
 
-ManifestEntry ExtractedRecords::expand(const std::string& path, const Record& r) {
-  static const char digits[] = "0123456789abcdef";
-  ManifestEntry e;
-  e.path = path;
-  e.type = type_name(r.type);
-  e.mode = r.mode;
-  e.uid = r.uid;
-  e.gid = r.gid;
-  e.size = r.size;
-  e.link = r.link;
-  if (r.type == 'f')
-    for (uint8_t b : r.sha256) {
-      e.sha256.push_back(digits[b >> 4]);
-      e.sha256.push_back(digits[b & 15]);
+void ExtractedRecords::flush(Spool& s) {
+  if (s.out.empty()) return;
+  if (!s.fd) {
+    // Unlinked from the start: a killed deploy leaves nothing behind.
+    int fd = ::openat(spool_dir_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) throw_errno("cannot create a temporary file for the deploy's records");
+    s.fd.reset(fd);
+  }
+  size_t done = 0;
+  while (done < s.out.size()) {
+    ssize_t n = ::pwrite(s.fd.get(), s.out.data() + done, s.out.size() - done, static_cast<off_t>(s.written + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write the deploy's records");
     }
-  return e;
+    done += static_cast<size_t>(n);
+  }
+  s.written += s.out.size();
+  s.out.clear();
 }
 
-void ExtractedRecords::add(const ManifestEntry& entry) { records_.emplace(entry.path, compact(entry)); }
+void ExtractedRecords::add(const ManifestEntry& entry, Source source) {
+  check_id(entry.uid, entry.path);
+  check_id(entry.gid, entry.path);
+  if (reading_) throw Error(manifest_name_ + ": an entry after the manifest");
+  Spool& s = spools_[static_cast<int>(source)];
+  s.out += format_manifest_line(entry);
+  if (s.out.size() >= kSpoolBuffer) flush(s);
+  ++records_;
+  if (source != Source::archive) return;
+  // The recent entries stay at hand: a hard link's target is nearly always close before it.
+  if (recent_.insert_or_assign(entry.path, entry).second) recent_order_.push_back(entry.path);
+  if (recent_order_.size() > kRecent) {
+    recent_.erase(recent_order_.front());
+    recent_order_.pop_front();
+  }
+}
 
-bool ExtractedRecords::find(const std::string& path, ManifestEntry& out) const {
-  auto it = records_.find(path);
-  if (it == records_.end()) return false;
-  out = expand(path, it->second);
-  return true;
+std::optional<std::string_view> ExtractedRecords::next_line(const Spool& s, Reader& r) {
+  for (;;) {
+    size_t nl = r.buffer.find('\n', r.pos);
+    if (nl != std::string::npos) {
+      std::string_view line(r.buffer.data() + r.pos, nl - r.pos);
+      r.pos = nl + 1;
+      return line;
+    }
+    // Keep the partial line, read the next block after it.
+    r.offset += r.pos;
+    r.buffer.erase(0, r.pos);
+    r.pos = 0;
+    const uint64_t at = r.offset + r.buffer.size();
+    if (at >= s.written) return std::nullopt;  // lines always end in '\n': nothing partial is left
+    const size_t old = r.buffer.size();
+    r.buffer.resize(old + static_cast<size_t>(std::min<uint64_t>(kSpoolBuffer, s.written - at)));
+    ssize_t n = ::pread(s.fd.get(), r.buffer.data() + old, r.buffer.size() - old, static_cast<off_t>(at));
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) {
+        r.buffer.resize(old);
+        continue;
+      }
+      throw_errno("cannot read the deploy's records");
+    }
+    r.buffer.resize(old + static_cast<size_t>(n));
+  }
+}
+
+bool ExtractedRecords::find(const std::string& path, ManifestEntry& out) {
+  if (auto it = recent_.find(path); it != recent_.end()) {
+    out = it->second;
+    return true;
+  }
+  Spool& s = spools_[0];
+  flush(s);
+  Reader scan;
+  while (auto line = next_line(s, scan)) {
+    auto e = parse_manifest_line(*line, "records");
+    if (e && e->path == path) {
+      out = std::move(*e);
+      return true;
+    }
+  }
+  return false;
+}
+
+const std::optional<ManifestEntry>& ExtractedRecords::peek(Spool& s) {
+  if (!s.head_loaded) {
+    s.head_loaded = true;
+    s.head.reset();
+    while (auto line = next_line(s, s.reader))
+      if ((s.head = parse_manifest_line(*line, "records"))) break;
+  }
+  return s.head;
+}
+
+std::optional<ManifestEntry> ExtractedRecords::take(Spool& s) {
+  peek(s);
+  s.head_loaded = false;
+  return std::move(s.head);
 }
 
 void ExtractedRecords::note(Difference d) {
@@ -85,23 +131,60 @@ void ExtractedRecords::note(Difference d) {
   ++difference_count_;
 }
 
-void ExtractedRecords::compare_lines(std::string_view complete_lines) {
-  const std::string where = manifest_name_ + " (from line " + std::to_string(next_line_) + ")";
-  for (const auto& [path, want] : parse_manifest(complete_lines, where)) {
-    auto it = records_.find(path);
-    if (it == records_.end()) {
-      note({Difference::Kind::missing, path, "in the manifest but not in the archive"});
-      continue;
+void ExtractedRecords::compare(const ManifestEntry& want) {
+  if (want.path == last_listed_ || pending_manifest_.count(want.path))
+    throw Error(manifest_name_ + ": '" + mtree_escape(want.path) + "' is listed twice");
+  last_listed_ = want.path;
+  // The record in step with this line: the archive's next, or the store's next (a delta's file).
+  Spool* source = nullptr;
+  for (Spool& s : spools_)
+    if (const auto& head = peek(s); head && head->path == want.path) source = &s;
+  if (source == nullptr)
+    for (Spool& s : spools_)
+      if (!source && peek(s)) source = &s;
+  std::optional<ManifestEntry> seen = source ? take(*source) : std::nullopt;
+  std::vector<Difference> found;
+  if (seen && seen->path == want.path) {
+    diff_entry(*seen, want, found);
+  } else {
+    // Out of step: each side waits for its partner (an entry missing on one side leaves one waiting).
+    if (auto it = pending_records_.find(want.path); it != pending_records_.end()) {
+      diff_entry(it->second, want, found);
+      pending_records_.erase(it);
+    } else {
+      pending_manifest_.emplace(want.path, want);
     }
-    if (it->second.listed) throw Error(manifest_name_ + ": '" + mtree_escape(path) + "' is listed twice");
-    it->second.listed = true;
-    std::vector<Difference> found;
-    diff_entry(expand(path, it->second), want, found);
-    for (auto& d : found) note(std::move(d));
+    if (seen) {
+      if (auto it = pending_manifest_.find(seen->path); it != pending_manifest_.end()) {
+        diff_entry(*seen, it->second, found);
+        pending_manifest_.erase(it);
+      } else {
+        std::string path = seen->path;
+        pending_records_.emplace(std::move(path), std::move(*seen));
+      }
+    }
+  }
+  for (auto& d : found) note(std::move(d));
+}
+
+void ExtractedRecords::compare_lines(std::string_view complete_lines) {
+  size_t line_no = next_line_;
+  while (!complete_lines.empty()) {
+    size_t nl = complete_lines.find('\n');
+    std::string_view line = complete_lines.substr(0, nl);
+    complete_lines.remove_prefix(nl == std::string_view::npos ? complete_lines.size() : nl + 1);
+    auto want = parse_manifest_line(line, manifest_name_ + " line " + std::to_string(line_no++));
+    if (want) compare(*want);
   }
 }
 
 void ExtractedRecords::feed_manifest(std::string_view chunk) {
+  if (!reading_) {
+    for (Spool& s : spools_) flush(s);
+    reading_ = true;
+    recent_.clear();
+    recent_order_.clear();
+  }
   // Only whole lines are parsed; the tail waits for the next chunk. Lines are short, so is the tail.
   size_t last_newline = chunk.rfind('\n');
   if (last_newline == std::string_view::npos) {
@@ -120,12 +203,29 @@ void ExtractedRecords::feed_manifest(std::string_view chunk) {
 }
 
 std::vector<Difference> ExtractedRecords::finish_manifest() {
+  if (!reading_) feed_manifest("");
   if (!partial_line_.empty()) {
     compare_lines(partial_line_);
     partial_line_.clear();
   }
-  for (const auto& [path, r] : records_)
-    if (!r.listed) note({Difference::Kind::extra, path, "in the archive but not in the manifest"});
+  std::vector<Difference> found;
+  for (Spool& s : spools_)
+    while (auto seen = take(s)) {
+      if (auto it = pending_manifest_.find(seen->path); it != pending_manifest_.end()) {
+        diff_entry(*seen, it->second, found);
+        pending_manifest_.erase(it);
+      } else {
+        std::string path = seen->path;
+        pending_records_.emplace(std::move(path), std::move(*seen));
+      }
+    }
+  for (auto& d : found) note(std::move(d));
+  for (const auto& [path, want] : pending_manifest_)
+    note({Difference::Kind::missing, path, "in the manifest but not in the archive"});
+  for (const auto& [path, seen] : pending_records_)
+    note({Difference::Kind::extra, path, "in the archive but not in the manifest"});
+  pending_manifest_.clear();
+  pending_records_.clear();
   return differences_;
 }
 

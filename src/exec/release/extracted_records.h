@@ -1,15 +1,25 @@
-// What a deploy extracted, one compact record per entry, and the comparison with the manifest as its text
-// streams in (it is the archive's last entry). This map is the only memory a deploy needs per entry: the
-// manifest is never held whole, each complete line is checked and forgotten.
+// What a deploy extracted, and its comparison with the manifest as the manifest's text streams in (it is the
+// archive's last entry). Nothing per entry stays in memory for the whole deploy: each record is appended to
+// a spool file (an unlinked temporary file beside the release) as a manifest line, and when the manifest
+// arrives its lines are compared in step with the spool's. droot-pack lists the manifest in archive order,
+// so the two streams agree line by line; an entry out of step waits in a small map until its partner comes
+// (a manifest in another order still compares correctly, at the cost of that map: only a trusted signer
+// can produce one).
+//
+// A delta's files taken from the object store are recorded in a second spool, in the order of
+// .droot/delta.mtree (which is the manifest's order too): the comparison merges the two.
 #pragma once
 
-#include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "fd.h"
 #include "manifest_diff.h"
 #include "mtree.h"
 
@@ -17,41 +27,60 @@ namespace droot::exec {
 
 class ExtractedRecords {
  public:
-  explicit ExtractedRecords(std::string manifest_name) : manifest_name_(std::move(manifest_name)) {}
+  // The spools are O_TMPFILEs in `spool_dir` (the releases directory: DEST's filesystem).
+  ExtractedRecords(int spool_dir, std::string manifest_name);
 
-  bool contains(const std::string& path) const { return records_.count(path) > 0; }
-  // Adds an extracted entry (regular files with size and sha256). Throws on ids beyond 32 bits.
-  void add(const ManifestEntry& entry);
-  // The record of an earlier entry, expanded into `out`; false if there is none.
-  bool find(const std::string& path, ManifestEntry& out) const;
+  enum class Source { archive, store };
+  // Adds an entry (regular files with size and sha256), in archive order. Throws on ids beyond 32 bits.
+  void add(const ManifestEntry& entry, Source source = Source::archive);
+  // The record of an earlier archive entry; false if there is none. Recent entries come from memory, older
+  // ones from the spool (a hard link to a file far back costs one read of the spool).
+  bool find(const std::string& path, ManifestEntry& out);
 
-  // Feeds the manifest's text; complete lines are compared with the records right away.
+  // Feeds the manifest's text; complete lines are compared right away.
   void feed_manifest(std::string_view chunk);
-  // End of the manifest: every record it did not list is "extra". Returns all differences found (the first
-  // kKeptDifferences of them; `difference_count()` has the total).
+  // End of the manifest: records it did not list are "extra", lines without a record "missing". Returns the
+  // differences found (the first kKeptDifferences; `difference_count()` has the total).
   std::vector<Difference> finish_manifest();
   size_t difference_count() const { return difference_count_; }
+  uint64_t records() const { return records_; }
 
   static constexpr size_t kKeptDifferences = 100;
+  static constexpr size_t kRecent = 4096;
 
  private:
-  struct Record {
-    std::string link;                // symlinks only
-    std::array<uint8_t, 32> sha256{};  // regular files
-    uint64_t size = 0;
-    uint32_t mode = 0;
-    uint32_t uid = 0;
-    uint32_t gid = 0;
-    char type = 0;                   // f file, d dir, l link, c char, b block, p fifo
-    bool listed = false;             // seen in the manifest
+  struct Reader {
+    uint64_t offset = 0;  // of buffer's start in the file
+    std::string buffer;
+    size_t pos = 0;
   };
-  static Record compact(const ManifestEntry& e);
-  static ManifestEntry expand(const std::string& path, const Record& r);
+  struct Spool {
+    UniqueFd fd;
+    std::string out;     // lines not yet written
+    uint64_t written = 0;
+    Reader reader;       // the comparison's position
+    std::optional<ManifestEntry> head;
+    bool head_loaded = false;
+  };
+  void flush(Spool& s);
+  static std::optional<std::string_view> next_line(const Spool& s, Reader& r);
+  const std::optional<ManifestEntry>& peek(Spool& s);
+  std::optional<ManifestEntry> take(Spool& s);
   void compare_lines(std::string_view complete_lines);
+  void compare(const ManifestEntry& want);
   void note(Difference d);
 
+  int spool_dir_;
   std::string manifest_name_;
-  std::map<std::string, Record> records_;
+  Spool spools_[2];
+  bool reading_ = false;
+  uint64_t records_ = 0;
+  std::unordered_map<std::string, ManifestEntry> recent_;
+  std::deque<std::string> recent_order_;
+
+  std::map<std::string, ManifestEntry> pending_records_;   // records whose manifest line has not come yet
+  std::map<std::string, ManifestEntry> pending_manifest_;  // manifest lines whose record has not come yet
+  std::string last_listed_;
   std::string partial_line_;
   size_t next_line_ = 1;
   std::vector<Difference> differences_;

@@ -11,7 +11,9 @@
 #include "commands.h"
 #include "error.h"
 #include "mtree.h"
+#include "object_store.h"
 #include "release_store.h"
+#include "release_usage.h"
 
 namespace droot::exec {
 namespace {
@@ -23,6 +25,8 @@ struct ReleaseInfo {
   std::string image;
   std::string id;
   uint64_t size = 0;     // bytes of regular files, from the manifest
+  uint64_t own = 0;      // bytes only this release links (what removing it frees)
+  bool own_known = true;
   uint64_t entries = 0;
   std::string problem;   // why image/size are unknown, if they are
 };
@@ -54,6 +58,11 @@ ReleaseInfo describe(const ReleaseStore& store, const std::string& name) {
       info.size += e.size;
       ++info.entries;
     }
+    try {
+      info.own = release_usage(store.releases_fd(), name, path).own_bytes;
+    } catch (const Error&) {
+      info.own_known = false;  // a directory droot-exec may not read (no CAP_DAC_READ_SEARCH): size unknown, not damage
+    }
   } catch (const Error& e) {
     // One damaged release must not hide the others: show it with the reason.
     info.problem = e.what();
@@ -81,6 +90,7 @@ int cmd_list(int argc, char** argv) {
     names.push_back(*current);  // dangling: shown in its place by time, marked current, with the reason
     std::sort(names.begin(), names.end());
   }
+  const StoreTotals totals = ObjectStore(store.dest_fd(), store.dest(), /*create=*/false).totals();
   std::vector<ReleaseInfo> infos;
   for (const auto& name : names) {
     infos.push_back(describe(store, name));
@@ -101,23 +111,27 @@ int cmd_list(int argc, char** argv) {
     nlohmann::json releases = nlohmann::json::array();
     for (const auto& i : infos) {
       nlohmann::json r = {{"name", i.name},   {"current", i.current}, {"deployed", i.deployed}, {"image", i.image},
-                          {"id", i.id},       {"size", i.size},       {"entries", i.entries},
+                          {"id", i.id},       {"size", i.size},       {"own_bytes", i.own_known ? nlohmann::json(i.own) : nlohmann::json(nullptr)}, {"entries", i.entries},
                           {"path", store.releases_path() + "/" + i.name}};
       if (!i.problem.empty()) r["error"] = i.problem;
       releases.push_back(r);
     }
     nlohmann::json j = {{"dest", store.dest()},
                         {"current", current ? nlohmann::json(*current) : nlohmann::json(nullptr)},
-                        {"releases", releases}};
+                        {"releases", releases},
+                        {"store", {{"objects", totals.objects}, {"bytes", totals.bytes}}}};
     std::printf("%s\n", j.dump().c_str());
     return fail_if_damaged();
   }
-  std::printf("%-2s %-28s %-20s %12s  %s\n", "", "RELEASE", "DEPLOYED", "SIZE", "IMAGE");
+  std::printf("%-2s %-28s %-20s %12s %12s  %s\n", "", "RELEASE", "DEPLOYED", "SIZE", "OWN", "IMAGE");
   for (const auto& i : infos) {
     std::string image = i.problem.empty() ? i.image + " " + i.id : "(" + i.problem + ")";
-    std::printf("%-2s %-28s %-20s %12llu  %s\n", i.current ? "*" : "", i.name.c_str(), i.deployed.c_str(),
-                static_cast<unsigned long long>(i.size), image.c_str());
+    std::printf("%-2s %-28s %-20s %12llu %12s  %s\n", i.current ? "*" : "", i.name.c_str(), i.deployed.c_str(),
+                static_cast<unsigned long long>(i.size), i.own_known ? std::to_string(i.own).c_str() : "?",
+                image.c_str());
   }
+  std::printf("store: %llu objects, %llu bytes (each file once, whichever releases link it)\n",
+              static_cast<unsigned long long>(totals.objects), static_cast<unsigned long long>(totals.bytes));
   return fail_if_damaged();
 }
 

@@ -23,6 +23,7 @@ namespace {
 constexpr const char* kTempPrefix = ".tmp-";
 constexpr const char* kCurrentTempPrefix = ".current.tmp-";
 constexpr const char* kCurrentTargetPrefix = "releases/";
+constexpr const char* kStateDir = "state";
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -225,9 +226,21 @@ std::vector<std::string> ReleaseStore::prune(size_t keep, const std::optional<st
   for (const auto& n : all) {
     if (kept.count(n)) continue;
     remove_tree(releases_fd(), n, releases_path() + "/" + n);
+    remove_state(n);
     removed.push_back(n);
   }
   return removed;
+}
+
+void ReleaseStore::remove_state(const std::string& name) const {
+  // DEST/state/<release>: what run's overlay kept of that release's writes; it goes with the release.
+  int fd = ::openat(dest_fd(), kStateDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return;
+    throw_errno("cannot open " + dest_ + "/" + kStateDir);
+  }
+  UniqueFd state(fd);
+  remove_tree(state.get(), name, dest_ + "/" + kStateDir + "/" + name);
 }
 
 std::string ReleaseStore::resolve(const std::string& name_or_prefix) const {

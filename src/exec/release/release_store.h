@@ -2,6 +2,8 @@
 //   DEST/releases/<YYYYmmddTHHMMSS>-<sha12>/   one extracted rootfs each, named by deploy time (UTC)
 //   DEST/releases/.tmp-XXXXXX/                 a release being extracted (removed if the deploy fails)
 //   DEST/current -> releases/<name>            swapped atomically: a new symlink renamed over the old
+//   DEST/objects/                               every regular file once, releases hard-link them (object_store.h)
+//   DEST/state/<name>/                          what run's overlay root keeps of a release's writes
 // Every operation works on directory fds opened without following symlinks inside DEST.
 #pragma once
 
@@ -78,6 +80,7 @@ class ReleaseStore {
  private:
   friend class TempRelease;
   void remove_temp(const std::string& name) const;
+  void remove_state(const std::string& name) const;
 
   std::string dest_;
   UniqueFd dest_fd_;

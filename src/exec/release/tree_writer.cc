@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "beneath.h"
 #include "early_writeback.h"
@@ -19,10 +20,14 @@ namespace {
 
 constexpr const char* kCapabilityXattr = "security.capability";
 
+// Files up to this size are hashed in memory before anything is written: one already in the store then
+// costs no write at all. Larger ones stream into a nameless object, dropped if the store has it.
+constexpr uint64_t kInMemoryLimit = 1 << 20;
+constexpr uint64_t kEarlyWritebackMin = 64 << 10;
+
 [[noreturn]] void throw_create_error(const std::string& path, const char* what, int err) {
-  if (err == EEXIST)
-    throw Error("cannot create " + std::string(what) + " '" + path +
-                "': the name already exists (a duplicate entry, or something planted in the temporary directory)");
+  // Our own 0700 temporary directory: nobody else creates names in it, so the name is an earlier entry's.
+  if (err == EEXIST) throw NameExists();
   throw_errno("cannot create " + std::string(what) + " '" + path + "'", err);
 }
 
@@ -115,14 +120,119 @@ WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const 
     sink.write_at(block, block_size, static_cast<uint64_t>(offset));
   }
   WrittenFile written = sink.finish(size);
-  apply_attrs(fd.get(), path, attrs);
+  finish_file(fd.get(), path, attrs, capability);
+  if (options_.writeback) options_.writeback->hand_over(std::move(fd));
+  written.stored = true;
+  return written;
+}
+
+void TreeWriter::finish_file(int fd, const std::string& path, const NodeAttrs& attrs, const std::string& capability) {
+  apply_attrs(fd, path, attrs);
   // After chown and after the last write: the kernel drops security.capability on both.
-  if (!capability.empty() && ::fsetxattr(fd.get(), kCapabilityXattr, capability.data(), capability.size(), 0) != 0)
+  if (!capability.empty() && ::fsetxattr(fd, kCapabilityXattr, capability.data(), capability.size(), 0) != 0)
     throw_errno("cannot set the file capabilities (security.capability) of '" + path + "'");
   timespec times[2] = {attrs.mtime, attrs.mtime};
-  if (::futimens(fd.get(), times) != 0) throw_errno("cannot set the modification time of '" + path + "'");
-  if (options_.writeback) options_.writeback->hand_over(std::move(fd));
-  return written;
+  if (::futimens(fd, times) != 0) throw_errno("cannot set the modification time of '" + path + "'");
+}
+
+ObjectKey TreeWriter::key_of(const std::string& path, const std::string& sha256, const NodeAttrs& attrs,
+                             const std::string& capability) const {
+  return object_key(sha256, attrs.perm, attrs.uid, attrs.gid, attrs.mtime, capability, path);
+}
+
+UniqueFd TreeWriter::create_file(const std::vector<std::string>& parts, const std::string& path) {
+  // O_EXCL | O_NOFOLLOW: never open an existing file or a symlink's target; the name must be new.
+  int raw = ::openat(parent_of(parts), parts.back().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (raw < 0) throw_create_error(path, "file", errno);
+  return UniqueFd(raw);
+}
+
+bool TreeWriter::link_stored(const std::vector<std::string>& parts, const std::string& path, const ObjectKey& key,
+                             uint64_t size) {
+  const ObjectStore& store = *options_.objects;
+  int parent = parent_of(parts);
+  if (!store.try_link(key, parent, parts.back())) return false;
+  // Linked: now look at what was linked. An object changed on disk (another size, mode, owner or mtime) is
+  // never used: the link goes again, and so does the object's name; this deploy stores the content it has
+  // in hand. Releases that link the damaged inode keep it, and check reports them.
+  std::string why;
+  if (store.find(key, size, options_.set_owner, &why) == ObjectStore::Found::present) return true;
+  if (::unlinkat(parent, parts.back().c_str(), 0) != 0) throw_errno("cannot unlink '" + path + "'");
+  store.forget(key);
+  return false;
+}
+
+void TreeWriter::store_new(const std::vector<std::string>& parts, const std::string& path, UniqueFd fd, uint64_t size,
+                           const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability) {
+  finish_file(fd.get(), path, attrs, capability);
+  options_.objects->adopt(parent_of(parts), parts.back(), key, path);
+  // Small files are left to the final syncfs: one writeback request per tiny file costs more than it saves.
+  if (options_.writeback && size >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(fd));
+}
+
+WrittenFile TreeWriter::store_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,
+                                   const BlockSource& data, uint64_t size, const std::string& capability) {
+  const std::string path = join_path(parts);
+  const void* block = nullptr;
+  size_t block_size = 0;
+  int64_t offset = 0;
+  if (size <= kInMemoryLimit) {
+    buffer_.assign(size, '\0');  // holes stay zeros
+    uint64_t end = 0;
+    while (data(&block, &block_size, &offset)) {
+      if (options_.poll) options_.poll();
+      if (offset < 0 || static_cast<uint64_t>(offset) < end) throw Error("'" + path + "': data blocks out of order in the archive");
+      if (static_cast<uint64_t>(offset) + block_size > size)
+        throw Error("'" + path + "': more data than the entry's size " + std::to_string(size));
+      if (block_size) std::memcpy(buffer_.data() + offset, block, block_size);
+      end = static_cast<uint64_t>(offset) + block_size;
+    }
+    WrittenFile w{size, sha256_hex(buffer_), false};
+    ObjectKey key = key_of(path, w.sha256, attrs, capability);
+    if (link_stored(parts, path, key, size)) return w;
+    UniqueFd fd = create_file(parts, path);
+    write_all(fd.get(), buffer_.data(), buffer_.size(), "'" + path + "'");
+    store_new(parts, path, std::move(fd), size, key, attrs, capability);
+    w.stored = true;
+    return w;
+  }
+  // Too large to hold: written into the tree while hashed; if the store turns out to have it, that copy is
+  // dropped before anything asked the kernel to write it out.
+  UniqueFd fd = create_file(parts, path);
+  FileSink sink(fd.get(), path);
+  while (data(&block, &block_size, &offset)) {
+    if (options_.poll) options_.poll();
+    if (offset < 0) throw Error("'" + path + "': negative data offset in the archive");
+    sink.write_at(block, block_size, static_cast<uint64_t>(offset));
+  }
+  WrittenFile w = sink.finish(size);
+  ObjectKey key = key_of(path, w.sha256, attrs, capability);
+  std::string why;
+  ObjectStore::Found found = options_.objects->find(key, size, options_.set_owner, &why);
+  if (found == ObjectStore::Found::present) {
+    fd.reset();
+    if (::unlinkat(parent_of(parts), parts.back().c_str(), 0) != 0) throw_errno("cannot unlink '" + path + "'");
+    options_.objects->link_into(key, parent_of(parts), parts.back(), path);
+    return w;
+  }
+  if (found == ObjectStore::Found::damaged) options_.objects->forget(key);
+  store_new(parts, path, std::move(fd), size, key, attrs, capability);
+  w.stored = true;
+  return w;
+}
+
+void TreeWriter::link_object(const std::vector<std::string>& parts, const ObjectKey& key, uint64_t size) {
+  const std::string path = join_path(parts);
+  std::string why;
+  switch (options_.objects->find(key, size, options_.set_owner, &why)) {
+    case ObjectStore::Found::present:
+      break;
+    case ObjectStore::Found::absent:
+      throw Error("'" + path + "': the object it needs is not in " + options_.objects->path() + " (" + key.path() + ")");
+    case ObjectStore::Found::damaged:
+      throw Error("'" + path + "': the object it needs is damaged: " + why);
+  }
+  options_.objects->link_into(key, parent_of(parts), parts.back(), path);
 }
 
 WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,

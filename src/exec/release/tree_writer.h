@@ -15,7 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "beneath.h"
 #include "fd.h"
+#include "object_store.h"
 
 namespace droot::exec {
 
@@ -34,7 +36,9 @@ using BlockSource = std::function<bool(const void** data, size_t* size, int64_t*
 struct WrittenFile {
   uint64_t size = 0;
   std::string sha256;  // of the bytes as written, holes included as zeros
+  bool stored = false; // a new object was written (false: an object already in the store was linked)
 };
+
 
 class TreeWriter {
  public:
@@ -42,6 +46,7 @@ class TreeWriter {
     bool set_owner = true;        // chown to the archive's ids (needs CAP_CHOWN)
     std::function<void()> poll;   // called between data blocks; may throw to abort (signals)
     EarlyWriteback* writeback = nullptr;  // takes each regular file once it is complete
+    const ObjectStore* objects = nullptr;  // if set, store_file() and link_object() use it
   };
   TreeWriter(int root, Options options);
 
@@ -50,6 +55,12 @@ class TreeWriter {
   WrittenFile write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs, const BlockSource& data,
                          uint64_t size, const std::string& capability);
   WrittenFile write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs, std::string_view content);
+  // A regular file of the release: written once into the object store (unless an object with the same
+  // key is there already) and hard-linked into the tree. Needs Options::objects.
+  WrittenFile store_file(const std::vector<std::string>& parts, const NodeAttrs& attrs, const BlockSource& data,
+                         uint64_t size, const std::string& capability);
+  // Links the stored object `key` (a delta's file not shipped) as parts. Throws if it is absent or damaged.
+  void link_object(const std::vector<std::string>& parts, const ObjectKey& key, uint64_t size);
   void make_symlink(const std::vector<std::string>& parts, const std::string& target, const NodeAttrs& attrs);
   // `target` must name a regular file this writer created earlier (the caller checks its records).
   void make_hardlink(const std::vector<std::string>& parts, const std::vector<std::string>& target);
@@ -62,12 +73,24 @@ class TreeWriter {
   // The directory that will hold parts.back(), resolved beneath the root (one cached: archives are sorted).
   int parent_of(const std::vector<std::string>& parts);
   void apply_attrs(int fd, const std::string& path, const NodeAttrs& attrs);
+  // Owner, mode, capability and mtime of a regular file whose data is complete (in this order: the kernel
+  // drops setuid bits and security.capability on chown and on write).
+  void finish_file(int fd, const std::string& path, const NodeAttrs& attrs, const std::string& capability);
+  ObjectKey key_of(const std::string& path, const std::string& sha256, const NodeAttrs& attrs,
+                   const std::string& capability) const;
+  // Links the stored object `key` as parts if the store has it intact (a damaged one loses its name).
+  bool link_stored(const std::vector<std::string>& parts, const std::string& path, const ObjectKey& key, uint64_t size);
+  // Makes the file just written as parts (its data complete) the object `key`.
+  void store_new(const std::vector<std::string>& parts, const std::string& path, UniqueFd fd, uint64_t size,
+                 const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability);
+  UniqueFd create_file(const std::vector<std::string>& parts, const std::string& path);
 
   int root_;
   Options options_;
   std::string cached_parent_path_;
   UniqueFd cached_parent_;
   std::vector<std::pair<std::string, NodeAttrs>> deferred_dirs_;
+  std::string buffer_;  // small files' content, hashed before anything is written
 };
 
 }  // namespace droot::exec

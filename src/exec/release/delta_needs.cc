@@ -1,0 +1,111 @@
+#include "delta_needs.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "error.h"
+#include "mtree.h"
+#include "object_store.h"
+#include "payload_reader.h"
+
+namespace droot::exec {
+namespace {
+
+std::string archive_text(archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown error";
+}
+
+}  // namespace
+
+DeltaNeeds delta_needs(const VerifiedPayload& payload, const ObjectStore& objects, bool owners) {
+  DeltaNeeds needs;
+  PayloadReader reader(payload.fd, payload.size, payload.name);
+  archive* a = reader.get();
+  archive_entry* entry = nullptr;
+  bool first = true;
+  for (;;) {
+    int rc = archive_read_next_header(a, &entry);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) throw Error(payload.name + ": corrupt payload: " + archive_text(a));
+    const char* raw = archive_entry_pathname(entry);
+    const std::string path = raw ? raw : "";
+    if (first) {
+      // config.json is the first entry of every artifact: a full one stops the look here.
+      first = false;
+      if (path != kConfigPath) return needs;
+      std::string text(static_cast<size_t>(std::min<int64_t>(archive_entry_size(entry), 16 << 20)), '\0');
+      if (archive_read_data(a, text.data(), text.size()) != static_cast<la_ssize_t>(text.size()))
+        throw Error(payload.name + ": cannot read .droot/config.json: " + archive_text(a));
+      needs.config = parse_config_json(text, payload.name + ": .droot/config.json");
+      if (!needs.config->is_delta()) return needs;
+      needs.bases = needs.config->delta_bases;
+      continue;
+    }
+    if (path != kDeltaPath) continue;  // skipped: libarchive reads past the data without copying it out
+    std::string pending;
+    size_t line_no = 0;
+    auto check_line = [&](std::string_view line) {
+      ++line_no;
+      auto e = parse_manifest_line(line, payload.name + ": .droot/delta.mtree line " + std::to_string(line_no));
+      if (!e) return;
+      if (e->type != "file" || !e->time)
+        throw Error(payload.name + ": .droot/delta.mtree line " + std::to_string(line_no) +
+                    ": every line must be a regular file with a time");
+      ++needs.files;
+      needs.bytes += e->size;
+      const timespec mtime{static_cast<time_t>(e->time->sec), static_cast<long>(e->time->nsec)};
+      ObjectKey key = object_key(e->sha256, e->mode, e->uid, e->gid, mtime, "", e->path);
+      std::string why;
+      switch (objects.find(key, e->size, owners, &why)) {
+        case ObjectStore::Found::present:
+          return;
+        case ObjectStore::Found::absent:
+          ++needs.missing;
+          needs.missing_bytes += e->size;
+          if (needs.first_problem.empty()) needs.first_problem = "'" + mtree_escape(e->path) + "' (" + key.path() + ") is not there";
+          return;
+        case ObjectStore::Found::damaged:
+          ++needs.damaged;
+          if (needs.first_problem.empty()) needs.first_problem = "'" + mtree_escape(e->path) + "': " + why;
+          return;
+      }
+    };
+    const void* block = nullptr;
+    size_t size = 0;
+    la_int64_t offset = 0;
+    for (;;) {
+      rc = archive_read_data_block(a, &block, &size, &offset);
+      if (rc == ARCHIVE_EOF) break;
+      if (rc < ARCHIVE_WARN) throw Error(payload.name + ": corrupt payload: " + archive_text(a));
+      std::string_view chunk(static_cast<const char*>(block), size);
+      for (size_t nl; (nl = chunk.find('\n')) != std::string_view::npos; chunk.remove_prefix(nl + 1)) {
+        pending.append(chunk.substr(0, nl));
+        check_line(pending);
+        pending.clear();
+      }
+      pending.append(chunk);
+      if (pending.size() > 64 * 1024) throw Error(payload.name + ": .droot/delta.mtree has a line longer than 64 KiB");
+    }
+    if (!pending.empty()) check_line(pending);
+    return needs;
+  }
+  return needs;
+}
+
+std::string delta_refusal(const DeltaNeeds& needs, const std::string& artifact, const std::string& dest) {
+  std::string bases;
+  for (const auto& b : needs.bases)
+    bases += std::string(bases.empty() ? "" : ", ") + b.image + " (payload sha256 " + b.payload_sha256.substr(0, 12) + "…)";
+  std::string text = artifact + " is a delta against " + bases + ", and " + dest + " does not hold ";
+  if (needs.missing)
+    text += std::to_string(needs.missing) + " of the " + std::to_string(needs.files) + " files it takes from there (" +
+            std::to_string(needs.missing_bytes) + " bytes)";
+  if (needs.missing && needs.damaged) text += "; ";
+  if (needs.damaged) text += std::to_string(needs.damaged) + " of them are damaged on disk (run droot-exec check " + dest + ")";
+  text += "; first: " + needs.first_problem + ". A release of " + (needs.bases.size() == 1 ? "that base" : "one of those bases") +
+          " provides them: deploy the full artifact instead (nothing was deployed to " + dest + ")";
+  return text;
+}
+
+}  // namespace droot::exec

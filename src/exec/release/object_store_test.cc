@@ -1,0 +1,92 @@
+#include "object_store.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../../tests/hostile/scratch_dir.h"
+#include "beneath.h"
+#include "hash.h"
+#include "io.h"
+
+using namespace droot;
+using namespace droot::exec;
+using droot::testing::ScratchDir;
+
+namespace {
+
+ObjectKey key_for(const std::string& content, uint32_t mode) {
+  return object_key(sha256_hex(content), mode, ::geteuid(), ::getegid(), timespec{1700000000, 5}, "", "f");
+}
+
+void store(const ObjectStore& objects, int dir, const ObjectKey& key, const std::string& content) {
+  UniqueFd tmp(::openat(dir, "new", O_WRONLY | O_CREAT | O_EXCL, 0600));
+  REQUIRE(tmp.valid());
+  write_all(tmp.get(), content.data(), content.size(), "tmp");
+  REQUIRE(::fchmod(tmp.get(), key.mode) == 0);
+  timespec times[2] = {key.mtime, key.mtime};
+  REQUIRE(::futimens(tmp.get(), times) == 0);
+  objects.adopt(dir, "new", key, "new");
+  REQUIRE(::unlinkat(dir, "new", 0) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("object names carry the whole key and parse back") {
+  ObjectKey k = key_for("hello", 04755);
+  k.capability = "cap";
+  const std::string sha = sha256_hex("hello");
+  CHECK(k.dir() == sha.substr(0, 2));
+  CHECK(k.name().rfind(sha.substr(2) + "-4755-", 0) == 0);
+  CHECK(k.name().find("-1700000000.000000005-c" + sha256_hex("cap").substr(0, 16)) != std::string::npos);
+  auto parsed = parse_object_name(k.dir(), k.name());
+  REQUIRE(parsed);
+  CHECK(parsed->key.sha256 == k.sha256);
+  CHECK(parsed->key.mode == 04755);
+  CHECK(parsed->key.mtime.tv_nsec == 5);
+  CHECK(parsed->capability_digest == sha256_hex("cap").substr(0, 16));
+  CHECK_FALSE(parse_object_name(k.dir(), "stray"));
+  CHECK_FALSE(parse_object_name("zz", k.name()));
+  CHECK_FALSE(parse_object_name(k.dir(), k.name() + "-x"));
+}
+
+TEST_CASE("a stored object is found, linked, and collected once nothing links it") {
+  ScratchDir dir;
+  UniqueFd dest(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  ObjectStore objects(dest.get(), dir.path(), true);
+  ObjectKey k = key_for("content", 0644);
+  CHECK(objects.find(k, 7, true, nullptr) == ObjectStore::Found::absent);
+  store(objects, dest.get(), k, "content");
+  CHECK(objects.find(k, 7, true, nullptr) == ObjectStore::Found::present);
+  CHECK(objects.try_link(k, dest.get(), "linked"));
+  struct stat st {};
+  REQUIRE(::fstatat(dest.get(), "linked", &st, 0) == 0);
+  CHECK(st.st_nlink == 2);
+  CHECK_THROWS_AS(objects.link_into(k, dest.get(), "linked", "linked"), NameExists);
+  CHECK_FALSE(objects.try_link(key_for("other", 0644), dest.get(), "other"));
+  CHECK(objects.totals().objects == 1);
+  CHECK(objects.collect_garbage().objects == 0);  // still linked
+  REQUIRE(::unlinkat(dest.get(), "linked", 0) == 0);
+  StoreTotals removed = objects.collect_garbage();
+  CHECK(removed.objects == 1);
+  CHECK(removed.bytes == 7);
+  CHECK(objects.find(k, 7, true, nullptr) == ObjectStore::Found::absent);
+}
+
+TEST_CASE("an object changed on disk is damaged, never present") {
+  ScratchDir dir;
+  UniqueFd dest(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  ObjectStore objects(dest.get(), dir.path(), true);
+  ObjectKey k = key_for("content", 0644);
+  store(objects, dest.get(), k, "content");
+  const std::string path = dir.path() + "/objects/" + k.path();
+  REQUIRE(::chmod(path.c_str(), 0666) == 0);
+  std::string why;
+  CHECK(objects.find(k, 7, true, &why) == ObjectStore::Found::damaged);
+  CHECK(why.find("mode changed") != std::string::npos);
+  REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  CHECK(objects.find(k, 8, true, &why) == ObjectStore::Found::damaged);  // another size than the key's content
+  objects.forget(k);
+  CHECK(objects.find(k, 7, true, nullptr) == ObjectStore::Found::absent);
+}
