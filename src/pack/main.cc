@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "docker_host.h"
+#include "artifact_config.h"
 #include "engine_client.h"
 #include "error.h"
 #include "image_pull.h"
@@ -43,6 +44,9 @@ cxxopts::Options make_options() {
       ("long", "zstd long-distance matching over a 2^N-byte window (N 10-27, default 27 = 128 MiB): smaller "
        "artifacts when an image repeats itself far apart, for about 2^N bytes more memory when packing and on "
        "every server that deploys the artifact", cxxopts::value<int>()->implicit_value("27"), "N")
+      ("base", "write a delta artifact: leave out the regular files this earlier artifact already holds "
+       "(same content, size, mode, owner and mtime); repeatable. A server deploys it only if it already holds "
+       "the files left out, e.g. from a release of a base (droot-artifact(5), Delta artifacts)", cxxopts::value<std::string>(), "OLD_ARTIFACT")
       ("pull", "pull IMAGE from its registry first: --pull (=missing) only if the Engine does not have it, "
        "--pull=always every time; credentials as the docker CLI keeps them ($DOCKER_CONFIG or ~/.docker/config.json)",
        cxxopts::value<std::string>()->implicit_value("missing"), "WHEN")
@@ -83,7 +87,7 @@ int pack_main(int argc, char** argv) {
     return 0;
   }
   if (args.count("version")) {
-    std::printf("droot-pack %s (artifact format %d)\n", DROOT_VERSION, 1);
+    std::printf("droot-pack %s (artifact format %d, deltas %d)\n", DROOT_VERSION, kArtifactVersion, kDeltaArtifactVersion);
     return 0;
   }
   if (!args.count("image")) throw Error("missing IMAGE (see droot-pack --help)");
@@ -94,6 +98,12 @@ int pack_main(int argc, char** argv) {
   po.output = args.count("output") ? args["output"].as<std::string>() : "-";
   if (po.output == "-" && ::isatty(STDOUT_FILENO))
     throw Error("refusing to write an artifact to a terminal: use -o PATH or redirect stdout");
+  // Every --base in order (as<>() would give only the last; a vector value would split paths at commas).
+  for (const auto& kv : args.arguments())
+    if (kv.key() == "base") {
+      if (kv.value().empty()) throw Error("--base needs a path to an earlier artifact");
+      po.bases.push_back(kv.value());
+    }
   po.compression.compression = parse_compression(args["compression"].as<std::string>());
   if (po.output == "-" && po.compression.compression == Compression::none && !args.count("unsigned"))
     throw Error("an uncompressed artifact carries its signature only in PATH.minisig, which stdout has no room for: "
@@ -149,6 +159,15 @@ int pack_main(int argc, char** argv) {
                         {"compression", compression_name(po.compression.compression)},
                         {"files", r.files},             {"seconds", r.seconds},
                         {"pulled", r.pulled}};
+    if (!r.bases.empty()) {
+      nlohmann::json bases = nlohmann::json::array();
+      for (const auto& b : r.bases)
+        bases.push_back({{"path", b.path}, {"image", b.base.image}, {"id", b.base.id}, {"payload_sha256", b.base.payload_sha256}});
+      j["delta"] = {{"bases", bases},
+                    {"files_shipped", r.files_shipped},
+                    {"files_from_bases", r.files_from_bases},
+                    {"bytes_from_bases", r.bytes_from_bases}};
+    }
     std::fprintf(stderr, "%s\n", j.dump().c_str());
   } else if (!quiet) {
     std::fprintf(stderr, "packed %s (%s) into %s: %llu files, %s exported, %s artifact, %.1fs%s\n", r.image_ref.c_str(),
@@ -156,6 +175,13 @@ int pack_main(int argc, char** argv) {
                  static_cast<unsigned long long>(r.files), human_bytes(r.exported_bytes).c_str(),
                  human_bytes(r.artifact_bytes).c_str(), r.seconds,
                  r.key_id.empty() ? ", UNSIGNED" : (", signed by key " + r.key_id).c_str());
+    if (!r.bases.empty()) {
+      std::string names;
+      for (const auto& b : r.bases) names += (names.empty() ? "" : ", ") + b.base.image + " (" + b.path + ")";
+      std::fprintf(stderr, "delta against %s: %llu files shipped, %llu files (%s) taken from the base%s\n", names.c_str(),
+                   static_cast<unsigned long long>(r.files_shipped), static_cast<unsigned long long>(r.files_from_bases),
+                   human_bytes(r.bytes_from_bases).c_str(), r.bases.size() > 1 ? "s" : "");
+    }
   }
   return 0;
 }

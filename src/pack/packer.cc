@@ -4,16 +4,21 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "archive_ptr.h"
 #include "artifact_config.h"
+#include "content_spool.h"
 #include "entry_normalizer.h"
 #include "error.h"
 #include "export_stream.h"
 #include "io.h"
 #include "mtree.h"
+#include "mtree_spool.h"
+#include "object_key.h"
 #include "progress.h"
 #include "signals.h"
 
@@ -63,52 +68,6 @@ class Output {
   std::unique_ptr<TempFile> artifact_;
 };
 
-// The manifest is only complete at the end but must be the archive's last entry with a known size: it is
-// spooled to an unnamed temp file, which keeps memory flat whatever the number of files.
-class ManifestSpool {
- public:
-  ManifestSpool() {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string dir = tmp && *tmp ? tmp : "/tmp";
-    int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) throw_errno("cannot create the manifest spool file in " + dir);
-    fd_.reset(fd);
-    append(manifest_header());
-  }
-  void append(const std::string& text) {
-    write_all(fd_.get(), text, "the manifest spool");
-    size_ += text.size();
-  }
-  // A hard link's manifest line repeats its target's content: scan back for the target's line (hard links are
-  // rare, so a scan beats keeping every digest in memory).
-  std::optional<ManifestEntry> find(const std::string& path) const {
-    std::string prefix = "./" + mtree_escape(path) + " ";
-    std::string pending;
-    std::vector<char> buf(256 * 1024);
-    for (uint64_t off = 0; off < size_;) {
-      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size_ - off));
-      pread_exact(fd_.get(), buf.data(), want, off, "the manifest spool");
-      off += want;
-      pending.append(buf.data(), want);
-      size_t start = 0;
-      for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-        if (pending.compare(start, prefix.size(), prefix) == 0) {
-          auto m = parse_manifest(pending.substr(start, nl - start + 1), "manifest spool");
-          return m.begin()->second;
-        }
-      }
-      pending.erase(0, start);
-    }
-    return std::nullopt;
-  }
-  int fd() const { return fd_.get(); }
-  uint64_t size() const { return size_; }
-
- private:
-  UniqueFd fd_;
-  uint64_t size_ = 0;
-};
-
 la_ssize_t read_pipe(archive* a, void* fdp, const void** buf) {
   static thread_local std::vector<char> block(256 * 1024);
   int fd = *static_cast<int*>(fdp);
@@ -131,11 +90,25 @@ la_ssize_t read_pipe(archive* a, void* fdp, const void** buf) {
 
 struct CopyStats {
   uint64_t files = 0;
+  uint64_t regular_files = 0;  // type=file manifest lines: regular files and hard links
+  uint64_t omitted_files = 0;  // of those, the lines of .droot/delta.mtree
+  uint64_t omitted_bytes = 0;  // their content, a hard link's once
 };
 
-// Reads the export tar from `stream`, writes the normalised tree, and spools the manifest.
-CopyStats copy_tree(ExportStream& stream, ArtifactWriter& writer, ManifestSpool& manifest, int64_t source_date,
-                    Progress& progress, const std::string& image) {
+// What a delta needs while the tree streams by: the bases' keys, the spool of .droot/delta.mtree, and the
+// current file's content until its key is known.
+struct DeltaState {
+  explicit DeltaState(const ObjectKeySet& k) : keys(k) {}
+  const ObjectKeySet& keys;
+  MtreeSpool omitted{"the delta.mtree spool"};
+  ContentSpool content;
+};
+
+// Reads the export tar from `stream`, writes the normalised tree, and spools the manifest. With `delta`, a
+// regular file whose object key is in a base is left out of the tar (its manifest line is written all the
+// same) and listed in delta->omitted; so is a hard link to such a file.
+CopyStats copy_tree(ExportStream& stream, ArtifactWriter& writer, MtreeSpool& manifest, int64_t source_date,
+                    Progress& progress, const std::string& image, DeltaState* delta) {
   ArchiveReader reader(archive_read_new());
   archive* r = reader.get();
   archive_read_support_format_tar(r);
@@ -145,6 +118,22 @@ CopyStats copy_tree(ExportStream& stream, ArtifactWriter& writer, ManifestSpool&
   CopyStats stats;
   std::vector<char> buf(256 * 1024);
   archive_entry* entry = nullptr;
+  // Reads the current entry's content, handing each block to `sink`; returns its size and sha256.
+  auto read_content = [&](const std::string& path, const std::function<void(const void*, size_t)>& sink) {
+    Digest sha = Digest::sha256();
+    uint64_t size = 0;
+    for (;;) {
+      la_ssize_t n = archive_read_data(r, buf.data(), buf.size());
+      if (n < 0) throw Error("reading " + path + " from the export of " + image + ": " + archive_error(r));
+      if (n == 0) break;
+      sha.update(buf.data(), static_cast<size_t>(n));
+      sink(buf.data(), static_cast<size_t>(n));
+      size += static_cast<uint64_t>(n);
+      progress.update(stream.bytes_received(), writer.bytes_written());
+    }
+    return std::make_pair(size, to_hex(sha.finish()));
+  };
+  auto write_data = [&](const void* data, size_t size) { writer.write_data(data, size); };
   for (;;) {
     throw_if_interrupted();
     int rc = archive_read_next_header(r, &entry);
@@ -158,6 +147,7 @@ CopyStats copy_tree(ExportStream& stream, ArtifactWriter& writer, ManifestSpool&
     }
     ManifestEntry m = manifest_entry_for(entry, path);
     const char* hardlink = archive_entry_hardlink(entry);
+    bool omitted = false;
     if (hardlink != nullptr) {
       auto target = manifest.find(hardlink);
       if (!target) throw Error("export of " + image + ": hard link " + path + " points at " + hardlink + ", which came before nothing");
@@ -165,27 +155,44 @@ CopyStats copy_tree(ExportStream& stream, ArtifactWriter& writer, ManifestSpool&
       m.size = target->size;
       m.sha256 = target->sha256;
       m.link = target->link;
-      writer.write_header(entry);
+      // The same inode as its target: left out with it (the same key), or a tar hard link to it as always.
+      std::optional<ManifestEntry> omitted_target = delta ? delta->omitted.find(hardlink) : std::nullopt;
+      if (omitted_target) {
+        omitted_target->path = path;
+        delta->omitted.append(*omitted_target);
+        omitted = true;
+      } else {
+        writer.write_header(entry);
+      }
+    } else if (m.type == "file" && delta) {
+      // The key needs the content's sha256: hold the content until it is known, then ship it or drop it.
+      delta->content.clear();
+      auto [size, sha256] = read_content(path, [&](const void* data, size_t n) { delta->content.append(data, n); });
+      m.size = size;
+      m.sha256 = sha256;
+      ManifestEntry keyed = m;
+      keyed.time = MtreeTime{static_cast<int64_t>(archive_entry_mtime(entry)),
+                             static_cast<uint32_t>(archive_entry_mtime_nsec(entry))};
+      if (archive_entry_xattr_count(entry) == 0 && delta->keys.contains(object_key(keyed))) {
+        delta->omitted.append(keyed);
+        stats.omitted_bytes += size;
+        omitted = true;
+      } else {
+        writer.write_header(entry);
+        delta->content.replay(write_data);
+      }
     } else {
       writer.write_header(entry);
       if (m.type == "file") {
-        Digest sha = Digest::sha256();
-        uint64_t size = 0;
-        for (;;) {
-          la_ssize_t n = archive_read_data(r, buf.data(), buf.size());
-          if (n < 0) throw Error("reading " + path + " from the export of " + image + ": " + archive_error(r));
-          if (n == 0) break;
-          sha.update(buf.data(), static_cast<size_t>(n));
-          writer.write_data(buf.data(), static_cast<size_t>(n));
-          size += static_cast<uint64_t>(n);
-          progress.update(stream.bytes_received(), writer.bytes_written());
-        }
+        auto [size, sha256] = read_content(path, write_data);
         m.size = size;
-        m.sha256 = to_hex(sha.finish());
+        m.sha256 = sha256;
       }
     }
-    manifest.append(format_manifest_line(m));
+    manifest.append(m);
     ++stats.files;
+    if (m.type == "file") ++stats.regular_files;
+    if (omitted) ++stats.omitted_files;
   }
   return stats;
 }
@@ -193,9 +200,12 @@ CopyStats copy_tree(ExportStream& stream, ArtifactWriter& writer, ManifestSpool&
 }  // namespace
 
 std::string trusted_comment_for(const std::string& ref, const std::string& id, const std::string& payload_sha256,
-                                Compression c) {
-  return "droot-artifact " + std::to_string(kArtifactVersion) + " image=" + ref + " id=" + id +
-         " payload_sha256=" + payload_sha256 + " compression=" + compression_name(c);
+                                Compression c, const std::vector<DeltaBase>& delta_bases) {
+  std::string comment = "droot-artifact " + std::to_string(delta_bases.empty() ? kArtifactVersion : kDeltaArtifactVersion) +
+                        " image=" + ref + " id=" + id + " payload_sha256=" + payload_sha256 +
+                        " compression=" + compression_name(c);
+  for (size_t i = 0; i < delta_bases.size(); ++i) comment += (i == 0 ? " delta=" : ",") + delta_bases[i].payload_sha256;
+  return comment;
 }
 
 PackResult pack_image(EngineClient& engine, const PackOptions& options, const std::optional<minisign::SecretKey>& key) {
@@ -207,11 +217,28 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   int64_t source_date = choose_source_date(options, info);
   const nlohmann::json image_config = image_config_from(inspect);
 
+  // The bases before anything is written: a bad one ends here, with no output file and no container.
+  ObjectKeySet keys;
+  std::vector<BaseArtifact> bases;
+  std::vector<DeltaBase> delta_bases;
+  for (const auto& path : options.bases) {
+    bases.push_back(read_base_keys(path, keys));
+    for (size_t i = 0; i + 1 < bases.size(); ++i)
+      if (bases[i].base.payload_sha256 == bases.back().base.payload_sha256)
+        throw Error("--base " + path + " and --base " + bases[i].path + " are the same artifact (payload sha256 " +
+                    bases.back().base.payload_sha256 + "); give each base once");
+    delta_bases.push_back(bases.back().base);
+  }
+  keys.seal();
+  std::optional<DeltaState> delta;
+  if (!bases.empty()) delta.emplace(keys);
+
   Output out(options.output);
-  ManifestSpool manifest;
+  MtreeSpool manifest("the manifest spool");
   ArtifactWriter writer(out.fd(), out.name(), options.compression);
   writer.add_text_file(std::string(kConfigPath),
-                       make_config_json(info, image_config, source_date, std::string("droot-pack ") + DROOT_VERSION),
+                       make_config_json(info, image_config, source_date, std::string("droot-pack ") + DROOT_VERSION,
+                                        delta_bases),
                        source_date);
   writer.add_text_file(std::string(kDrootEnvPath),
                        make_drootenv(image_config.is_object() && image_config.contains("Env") ? image_config["Env"]
@@ -233,7 +260,7 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
     Progress progress(options.progress, "packing " + options.image, image_size_from(inspect));
     ExportStream stream(engine, container);
     try {
-      stats = copy_tree(stream, writer, manifest, source_date, progress, options.image);
+      stats = copy_tree(stream, writer, manifest, source_date, progress, options.image, delta ? &*delta : nullptr);
     } catch (const Interrupted&) {
       stream.abandon();
       throw;
@@ -261,6 +288,8 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   if (std::string err = engine.remove_container(container); !err.empty())
     throw Error("could not remove container " + container.substr(0, 12) + ": " + err);
 
+  // A delta's list of what it left out goes just before the manifest, which stays last.
+  if (delta) writer.add_file_from_fd(std::string(kDeltaPath), delta->omitted.fd(), delta->omitted.size(), source_date);
   writer.add_file_from_fd(std::string(kManifestPath), manifest.fd(), manifest.size(), source_date);
   PayloadDigests payload = writer.finish_payload();
   throw_if_interrupted();
@@ -268,7 +297,8 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   std::string minisig;
   if (key) {
     auto sig = minisign::sign_prehashed(*key, payload.blake2b512,
-                                        trusted_comment_for(options.image, info.id, payload.sha256, options.compression.compression),
+                                        trusted_comment_for(options.image, info.id, payload.sha256, options.compression.compression,
+                                                            delta_bases),
                                         "droot artifact signature from key " + minisign::key_id_hex(key->key_id));
     minisig = minisign::format_signature(sig);
     if (options.compression.compression != Compression::none)
@@ -287,6 +317,10 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   result.key_id = key ? minisign::key_id_hex(key->key_id) : "";
   result.files = stats.files;
   result.pulled = pulled;
+  result.bases = std::move(bases);
+  result.files_shipped = stats.regular_files - stats.omitted_files;
+  result.files_from_bases = stats.omitted_files;
+  result.bytes_from_bases = stats.omitted_bytes;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "artifact_writer.h"
+#include "base_keys.h"
 #include "engine_client.h"
 #include "image_pull.h"
 #include "minisign.h"
@@ -21,6 +23,8 @@ struct PackOptions {
   std::string forced_api_version;            // $DOCKER_API_VERSION
   bool progress = false;
   PullOptions pull;  // --pull: pull the image before packing it
+  // --base, in order: with any, a delta artifact that omits the regular files these artifacts already hold.
+  std::vector<std::string> bases;
 };
 
 struct PackResult {
@@ -36,13 +40,21 @@ struct PackResult {
   uint64_t files = 0;
   double seconds = 0;
   bool pulled = false;  // --pull fetched it from its registry
+  // A delta (--base): its bases, and how its regular files (hard links included) split between the tar and
+  // the bases. files_from_bases counts the lines of .droot/delta.mtree; bytes_from_bases the content a full
+  // artifact would have carried for them (a hard link's content once).
+  std::vector<BaseArtifact> bases;
+  uint64_t files_shipped = 0;
+  uint64_t files_from_bases = 0;
+  uint64_t bytes_from_bases = 0;
 };
 
 // `key` is nullopt only with --unsigned.
 PackResult pack_image(EngineClient& engine, const PackOptions& options, const std::optional<minisign::SecretKey>& key);
 
-// The trusted comment droot signs (droot-artifact(5)).
+// The trusted comment droot signs (droot-artifact(5)): "droot-artifact 1 image=… id=… payload_sha256=…
+// compression=…", or for a delta "droot-artifact 2 … delta=<payload_sha256 of each base, comma-separated>".
 std::string trusted_comment_for(const std::string& ref, const std::string& id, const std::string& payload_sha256,
-                                Compression c);
+                                Compression c, const std::vector<DeltaBase>& delta_bases = {});
 
 }  // namespace droot::pack

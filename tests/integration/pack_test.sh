@@ -372,6 +372,10 @@ test_non_utf8_and_odd_file_names_pack_byte_exact() {
 
 # Names as bytes, one tab-separated line per entry: path, type, symlink target, link count (hard links).
 name_listing() { (cd "$1" && find n -printf '%p\t%y\t%l\t%n\n' | LC_ALL=C sort); }
+# The same for a deployed release: its regular files have one link more, the object store's own name.
+release_name_listing() {
+  name_listing "$1" | awk -F'\t' 'BEGIN { OFS = "\t" } $2 == "f" { $4 = $4 - 1 } { print }'
+}
 
 # Every kind of name through droot-pack -> droot-exec deploy (and plain tar), byte for byte: ASCII, UTF-8 in
 # NFC and NFD (a reader that normalises would rewrite the second), Latin-1 (not UTF-8), each also longer than
@@ -428,7 +432,7 @@ test_names_of_every_encoding_deploy_byte_exact_and_tar_lists_them_quietly() {
 
   name_listing root >want
   "$EXEC" deploy -q -p k.pub n.tar.zst dest || fail "deploy failed"
-  name_listing dest/current >got
+  release_name_listing dest/current >got
   diff want got >&2 || fail "droot-exec deploy changed names (diff above)"
   "$EXEC" check dest >/dev/null || fail "check reports drift"
   python3 -c "import os,sys; sys.exit(os.getxattr('dest/current/n/plain', 'security.capability') != b'$cap')" ||
@@ -482,4 +486,254 @@ test_long_window_bad_uses_are_refused_and_write_nothing() {
   assert_no_file a.tar.gz
   assert_no_file a.tar.zst
   assert_eq "" "$(ls -A | grep -vE "^(k\.(pub|sec)|\.err|\.out)$" || true)"
+}
+
+# --- delta artifacts (droot-pack --base; droot-artifact(5), "Delta artifacts") ---
+
+# entry_types ARTIFACT: one "TYPE NAME" line per tar entry, in archive order (TYPE: 0 file, 1 hard link,
+# 2 symlink, 5 directory, ...).
+entry_types() {
+  zstd -dc "$1" | python3 -c '
+import sys, tarfile
+for m in tarfile.open(fileobj=sys.stdin.buffer, mode="r|"):
+    print(m.type.decode(), m.name)'
+}
+
+# delta_pair V1 V2: V1 is the busybox test image, V2 = FROM V1 with /etc/group changed and /srv/added added.
+delta_pair() {
+  ensure_built_image "$2" "FROM $1
+RUN echo 'delta:x:4567:' >>/etc/group && echo added >/srv/added"
+}
+
+test_delta_ships_only_what_changed_with_the_full_manifest_and_verifies() {
+  local v2="droot-test/delta-v2:$$"
+  delta_pair "$DROOT_TEST_IMAGE" "$v2"
+  make_test_key
+  # One source date for both, as a CI with SOURCE_DATE_EPOCH has: every unchanged file keeps its key, even
+  # the Engine's placeholders (etc/hostname, ...), whose mtime is the container's creation clamped to it.
+  "$PACK" -s k.sec -q --source-date-epoch 1000000000 -o v1.tar.zst "$DROOT_TEST_IMAGE"
+  "$PACK" -s k.sec -q --source-date-epoch 1000000000 -o v2.tar.zst "$v2"
+  run "$PACK" -s k.sec --source-date-epoch 1000000000 --base v1.tar.zst -o d.tar.zst "$v2"
+  assert_status 0
+  assert_contains "$err" "delta against $DROOT_TEST_IMAGE (v1.tar.zst): 2 files shipped,"
+  assert_contains "$err" "taken from the base"
+  "$PACK" -s k.sec -q --source-date-epoch 1000000000 --base v1.tar.zst -T 1 -o d2.tar.zst "$v2"
+  cmp d.tar.zst d2.tar.zst || fail "two delta packs differ"
+  cmp d.tar.zst.minisig d2.tar.zst.minisig || fail "the delta's signatures differ"
+  echo "sizes: delta $(stat -c %s d.tar.zst) bytes, full v2 $(stat -c %s v2.tar.zst) bytes"
+
+  # The tar: every entry of the full artifact but the regular files the base has, and delta.mtree before the
+  # manifest.
+  entry_types v2.tar.zst >full.list
+  entry_types d.tar.zst >delta.list
+  assert_eq "$(printf '0 etc/group\n0 srv/added')" "$(grep '^0 ' delta.list | grep -v ' \.droot/\| \.drootenv$')" "regular files shipped"
+  grep -v '^0 ' full.list >full.other
+  grep -v '^0 ' delta.list >delta.other
+  diff full.other delta.other >&2 || fail "directories, symlinks and other entries differ from the full artifact's"
+  assert_eq "$(printf '0 .droot/delta.mtree\n0 .droot/manifest.mtree')" "$(tail -n 2 delta.list)" "the last two entries"
+  assert_eq "$(printf '0 .droot/config.json\n0 .drootenv')" "$(head -n 2 delta.list)" "the first two entries"
+
+  # The signed manifest describes the whole new tree, byte for byte as the full artifact's.
+  zstd -dc v2.tar.zst | tar -xO .droot/manifest.mtree >full.mtree
+  zstd -dc d.tar.zst | tar -xO .droot/manifest.mtree >delta-manifest.mtree
+  cmp full.mtree delta-manifest.mtree || fail "the delta's manifest differs from the full artifact's"
+  # delta.mtree: one line per left-out file, in archive order, the manifest's line plus time=
+  zstd -dc d.tar.zst | tar -xO .droot/delta.mtree >delta.mtree
+  assert_eq "#mtree" "$(head -n 1 delta.mtree)"
+  grep '^0 ' full.list | grep -v ' \.droot/\| \.drootenv$\| etc/group$\| srv/added$' | sed 's/^0 /.\//' >want.names
+  tail -n +2 delta.mtree | cut -d' ' -f1 >got.names
+  diff want.names got.names >&2 || fail "delta.mtree does not list exactly the left-out files, in order"
+  grep -qxE '\./bin/busybox type=file mode=0755 uid=0 gid=0 size=[0-9]+ time=1000000000\.000000000 sha256digest=[0-9a-f]{64}' delta.mtree ||
+    fail "bin/busybox's delta.mtree line: $(grep busybox delta.mtree)"
+  tail -n +2 delta.mtree | sed -E 's/ time=[0-9]+\.[0-9]{9}//' >delta-no-time
+  grep -Ff delta-no-time full.mtree | wc -l >n
+  assert_eq "$(wc -l <delta-no-time)" "$(cat n)" "delta.mtree lines without time= that are manifest lines"
+
+  # config.json and the trusted comment name the base; minisign and droot-exec verify agree.
+  local v1_sha v1_id
+  v1_sha=$("$EXEC" verify --json -p k.pub v1.tar.zst | jq -r .payload_sha256)
+  v1_id=$(docker_cli image inspect -f '{{.Id}}' "$DROOT_TEST_IMAGE")
+  zstd -dc d.tar.zst | tar -xO .droot/config.json >config.json
+  assert_eq "2" "$(jq .droot_artifact config.json)"
+  assert_eq "[{\"id\":\"$v1_id\",\"image\":\"$DROOT_TEST_IMAGE\",\"payload_sha256\":\"$v1_sha\"}]" "$(jq -c .delta.bases config.json)"
+  zstd -dc v2.tar.zst | tar -xO .droot/config.json >full-config.json
+  assert_eq "1" "$(jq .droot_artifact full-config.json)"
+  assert_eq "null" "$(jq .delta full-config.json)"
+  head -c "$(payload_size d.tar.zst)" d.tar.zst >payload
+  run minisign -Vm payload -x d.tar.zst.minisig -p k.pub
+  assert_status 0
+  assert_contains "$out" "droot-artifact 2 image=$v2 id="
+  assert_contains "$out" " compression=zstd delta=$v1_sha"
+  run "$EXEC" verify -p k.pub d.tar.zst
+  assert_status 0
+  assert_contains "$out" "OK, signed by key"
+  assert_contains "$out" "delta artifact (format 2)"
+  assert_contains "$out" "base $DROOT_TEST_IMAGE"
+  assert_contains "$out" "id $v1_id"
+  assert_contains "$out" "payload sha256 $v1_sha"
+  run "$EXEC" verify --json -p k.pub d.tar.zst
+  assert_status 0
+  assert_eq "2" "$(jq .format <<<"$out")"
+  assert_eq "$DROOT_TEST_IMAGE $v1_id $v1_sha" "$(jq -r '.delta.bases[0] | "\(.image) \(.id) \(.payload_sha256)"' <<<"$out")"
+  run "$EXEC" verify --json -p k.pub v2.tar.zst
+  assert_eq "1 null" "$(jq -r '"\(.format) \(.delta)"' <<<"$out")"
+
+  # Plain tools still read it: the changed files, every directory and symlink, and delta.mtree.
+  mkdir x && zstd -dc d.tar.zst | tar -x -C x
+  assert_eq "added" "$(cat x/srv/added)"
+  assert_contains "$(cat x/etc/group)" "delta:x:4567:"
+  [ -L x/bin/sh ] || fail "symlink bin/sh missing from the extracted delta"
+  assert_no_file x/bin/busybox
+  assert_file x/.droot/delta.mtree
+
+  # And on a server: the delta onto a DEST holding v1 gives the very tree of the full v2, writing only the
+  # shipped files; onto an empty DEST it is refused, nothing deployed.
+  run "$EXEC" deploy -p k.pub d.tar.zst empty
+  assert_status 125
+  assert_contains "$err" "is a delta against $DROOT_TEST_IMAGE"
+  assert_contains "$err" "deploy the full artifact instead"
+  [ ! -e empty/current ] || fail "a refused delta made empty/current"
+  "$EXEC" deploy -q -p k.pub v1.tar.zst dest || fail "deploy of v1"
+  run "$EXEC" deploy --json -p k.pub d.tar.zst dest
+  assert_status 0
+  assert_eq "true 2" "$(jq -r '"\(.delta) \(.stored_files)"' <<<"$out")"
+  "$EXEC" deploy -q -p k.pub v2.tar.zst full || fail "deploy of the full v2"
+  local a b
+  a=$(cd dest/current/ && find . -printf '%p %y %m %U:%G %s %l\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort)
+  b=$(cd full/current/ && find . -printf '%p %y %m %U:%G %s %l\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort)
+  # (config.json differs by its "delta" object, and only a delta has delta.mtree)
+  diff <(grep -v '\.droot/delta.mtree\|\.droot/config.json' <<<"$a") <(grep -v '\.droot/config.json' <<<"$b") >&2 ||
+    fail "the delta's release differs from the full v2's"
+  run "$EXEC" check dest
+  assert_status 0
+  docker_cli rmi "$v2" >/dev/null
+}
+
+test_delta_without_a_common_source_date_and_json_summary() {
+  local v2="droot-test/delta-v2:$$"
+  delta_pair "$DROOT_TEST_IMAGE" "$v2"
+  make_test_key
+  "$PACK" -s k.sec -q -o v1.tar.zst "$DROOT_TEST_IMAGE"
+  "$PACK" -s k.sec -q -o v2.tar.zst "$v2"
+  run "$PACK" -s k.sec --json --base v1.tar.zst -o d.tar.zst "$v2"
+  assert_status 0
+  local j="$err"
+  # Each image's own Created time clamps the Engine's placeholders, so they may differ from v1's; the files
+  # the image has from v1 keep their mtimes and are left out.
+  entry_types d.tar.zst | grep '^0 ' | grep -v ' \.droot/\| \.drootenv$' | cut -d' ' -f2 >shipped
+  grep -qx etc/group shipped || fail "the changed etc/group is not shipped"
+  grep -qx srv/added shipped || fail "the added srv/added is not shipped"
+  assert_eq "" "$(grep -vxE 'etc/group|srv/added|etc/hostname|etc/hosts|etc/resolv.conf|dev/console' shipped || true)" \
+    "shipped files beyond the changed ones and the Engine's placeholders"
+  assert_eq "$(wc -l <shipped)" "$(jq .delta.files_shipped <<<"$j")"
+  assert_eq "$(($(zstd -dc d.tar.zst | tar -xO .droot/delta.mtree | wc -l) - 1))" "$(jq .delta.files_from_bases <<<"$j")"
+  [ "$(jq .delta.bytes_from_bases <<<"$j")" -ge "$(stat -c %s /bin/busybox)" ] || fail "bytes_from_bases: $j"
+  assert_eq "v1.tar.zst $DROOT_TEST_IMAGE" "$(jq -r '.delta.bases[0] | "\(.path) \(.image)"' <<<"$j")"
+  cmp <(zstd -dc v2.tar.zst | tar -xO .droot/manifest.mtree) <(zstd -dc d.tar.zst | tar -xO .droot/manifest.mtree) ||
+    fail "the delta's manifest differs from the full artifact's"
+  # a full pack's --json has no delta object
+  run "$PACK" -s k.sec --json -o f.tar.zst "$v2"
+  assert_eq "null" "$(jq .delta <<<"$err")"
+  docker_cli rmi "$v2" >/dev/null
+}
+
+test_delta_against_several_bases_and_against_a_delta() {
+  local v2="droot-test/delta-v2:$$" v3="droot-test/delta-v3:$$"
+  delta_pair "$DROOT_TEST_IMAGE" "$v2"
+  ensure_built_image "$v3" "FROM $v2
+RUN echo three >/srv/three"
+  make_test_key
+  local sde="--source-date-epoch 1000000000"
+  "$PACK" -s k.sec -q $sde -o v1.tar.zst "$DROOT_TEST_IMAGE"
+  "$PACK" -s k.sec -q $sde -c gzip --base v1.tar.zst -o d12.tar.gz "$v2"
+  # A delta as the only base: what it ships and what it left out (its delta.mtree) both count.
+  "$PACK" -s k.sec -q $sde --base d12.tar.gz -o d23.tar.zst "$v3"
+  assert_eq "0 srv/three" "$(entry_types d23.tar.zst | grep '^0 ' | grep -v ' \.droot/\| \.drootenv$')" "shipped against a delta"
+  # Two bases, in the order given: both named in config.json and in the trusted comment.
+  "$PACK" -s k.sec -q $sde -c none --base d12.tar.gz --base v1.tar.zst -o d3.tar "$v3"
+  local sha12 sha1
+  sha12=$("$EXEC" verify --json -p k.pub d12.tar.gz | jq -r .payload_sha256)
+  sha1=$("$EXEC" verify --json -p k.pub v1.tar.zst | jq -r .payload_sha256)
+  run "$EXEC" verify --json -p k.pub d3.tar
+  assert_status 0
+  assert_eq "$v2 $DROOT_TEST_IMAGE" "$(jq -r '[.delta.bases[].image] | join(" ")' <<<"$out")"
+  assert_contains "$(jq -r .trusted_comment <<<"$out")" "droot-artifact 2 "
+  assert_contains "$(jq -r .trusted_comment <<<"$out")" " delta=$sha12,$sha1"
+  tar -tf d3.tar >d3.list
+  grep -qx srv/three d3.list || fail "srv/three missing from the uncompressed delta"
+  grep -qx bin/busybox d3.list && fail "bin/busybox shipped although both bases have it"
+  docker_cli rmi "$v3" "$v2" >/dev/null
+}
+
+test_delta_hard_links_follow_their_target_and_files_with_xattrs_are_always_shipped() {
+  # v1: a hard-linked pair, a file with a capability, a plain file. v2: the same, plus a second pair whose
+  # target changed: that pair ships as a file and a tar hard link to it.
+  mkdir -p root/bin
+  cp /bin/busybox root/bin/busybox
+  ln root/bin/busybox root/bin/linked
+  echo capable >root/bin/cap
+  echo plain >root/bin/plain
+  python3 -c "import os; os.setxattr('root/bin/cap', 'security.capability', b'\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00')"
+  touch -d @1000000000 root/bin/*
+  tar -C root --numeric-owner --xattrs --xattrs-include='security.*' -cf - . | docker_cli import - "droot-test/delta-links:1-$$" >/dev/null
+  echo new >root/bin/newer
+  ln root/bin/newer root/bin/newer-link
+  touch -d @1000000000 root/bin/newer
+  tar -C root --numeric-owner --xattrs --xattrs-include='security.*' -cf - . | docker_cli import - "droot-test/delta-links:2-$$" >/dev/null
+  make_test_key
+  "$PACK" -s k.sec -q --source-date-epoch 1500000000 -o v1.tar.zst "droot-test/delta-links:1-$$"
+  "$PACK" -s k.sec -q --source-date-epoch 1500000000 -o v2.tar.zst "droot-test/delta-links:2-$$"
+  "$PACK" -s k.sec -q --source-date-epoch 1500000000 --base v1.tar.zst -o d.tar.zst "droot-test/delta-links:2-$$"
+  docker_cli rmi "droot-test/delta-links:1-$$" "droot-test/delta-links:2-$$" >/dev/null
+  entry_types d.tar.zst | grep -E '^[01] bin/' >got
+  # The export walks in byte order: bin/busybox is the file, bin/linked the link (both left out); bin/newer
+  # is the file, bin/newer-link its tar hard link.
+  assert_eq "$(printf '0 bin/cap\n0 bin/newer\n1 bin/newer-link')" "$(cat got)" "regular files and hard links in the delta"
+  zstd -dc d.tar.zst | tar -xO .droot/delta.mtree | cut -d' ' -f1 | grep '^\./bin/' >omitted
+  assert_eq "$(printf './bin/busybox\n./bin/linked\n./bin/plain')" "$(cat omitted)" "delta.mtree"
+  cmp <(zstd -dc v2.tar.zst | tar -xO .droot/manifest.mtree) <(zstd -dc d.tar.zst | tar -xO .droot/manifest.mtree) ||
+    fail "the delta's manifest differs from the full artifact's"
+  mkdir x && zstd -dc d.tar.zst | tar -x -C x
+  assert_eq "$(stat -c %i x/bin/newer)" "$(stat -c %i x/bin/newer-link)" "the shipped pair is one inode"
+}
+
+test_delta_bad_bases_are_refused_and_write_nothing() {
+  make_test_key
+  "$PACK" -s k.sec -q -o v1.tar.zst "$DROOT_TEST_IMAGE"
+  local before size
+  before=$(pack_container_count)
+  size=$(stat -c %s v1.tar.zst)
+  refused() {  # BASE TEXT...
+    local base="$1"
+    shift
+    run "$PACK" -s k.sec --base "$base" -o d.tar.zst "$DROOT_TEST_IMAGE"
+    assert_status 125
+    local text
+    for text in "$@"; do assert_contains "$err" "$text"; done
+    assert_no_file d.tar.zst
+    assert_no_file d.tar.zst.minisig
+    assert_no_file d.tar.zst.sha256
+  }
+  refused missing.tar.zst "cannot open the base artifact missing.tar.zst (--base): No such file or directory"
+  echo 'not an artifact' >text.tar.zst
+  refused text.tar.zst "text.tar.zst: not a droot artifact"
+  zstd -q -c /bin/busybox >notar.tar.zst
+  refused notar.tar.zst "notar.tar.zst: not a droot artifact"
+  refused v1.tar.zst.minisig "v1.tar.zst.minisig: not a droot artifact"
+  head -c $((size / 2)) v1.tar.zst >half.tar.zst
+  refused half.tar.zst "half.tar.zst: damaged or truncated artifact" "Truncated zstd input"
+  head -c $((size - 20)) v1.tar.zst >trailer-cut.tar.zst
+  refused trailer-cut.tar.zst "trailer-cut.tar.zst: truncated: its signature trailer is cut short"
+  cp v1.tar.zst flipped.tar.zst
+  flip_byte flipped.tar.zst $((size / 3))
+  refused flipped.tar.zst "flipped.tar.zst: damaged or truncated artifact"
+  cp v1.tar.zst stale.tar.zst
+  echo "$(printf '0%.0s' {1..64})  stale.tar.zst" >stale.tar.zst.sha256
+  refused stale.tar.zst "stale.tar.zst: checksum mismatch" "stale.tar.zst.sha256 says 0000"
+  run "$PACK" -s k.sec --base v1.tar.zst --base v1.tar.zst -o d.tar.zst "$DROOT_TEST_IMAGE"
+  assert_status 125
+  assert_contains "$err" "are the same artifact"
+  assert_no_file d.tar.zst
+  assert_eq "" "$(ls -A | grep -E '\.tmp-' || true)" "temporary files left"
+  assert_eq "$before" "$(pack_container_count)"
 }
