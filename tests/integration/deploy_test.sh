@@ -245,6 +245,8 @@ test_sigkill_mid_deploy_then_next_deploy_cleans_up() {
   assert_contains "$err" "left by an interrupted deploy"
   assert_no_temp dest
   assert_eq "v2" "$(cat dest/current/srv/version)"
+  # and what the killed deploy had stored (linked only from its temporary tree) is gone with it
+  assert_eq "" "$(find dest/objects -type f -links 1)"
 }
 
 test_sigterm_mid_deploy_cleans_up_and_exits_143() {

@@ -83,7 +83,7 @@ class TreeWriter {
   // Makes the file just written as parts (its data complete) the object `key`.
   void store_new(const std::vector<std::string>& parts, const std::string& path, UniqueFd fd, uint64_t size,
                  const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability);
-  UniqueFd create_file(const std::vector<std::string>& parts, const std::string& path);
+  UniqueFd create_file(const std::vector<std::string>& parts, const std::string& path, uint32_t perm);
 
   int root_;
   Options options_;
@@ -91,6 +91,8 @@ class TreeWriter {
   UniqueFd cached_parent_;
   std::vector<std::pair<std::string, NodeAttrs>> deferred_dirs_;
   std::string buffer_;  // small files' content, hashed before anything is written
+  uint64_t euid_, egid_;
+  mode_t umask_ = 022;
 };
 
 }  // namespace droot::exec
