@@ -18,10 +18,10 @@ namespace droot {
 namespace {
 
 UniqueFd spool_stdin(const std::string& dir) {
-  // O_TMPFILE: the spool has no name, so it cannot be swapped by another process and vanishes on any exit.
-  int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) throw_errno("cannot create a spool file in " + dir + " for the artifact read from stdin");
-  UniqueFd out(fd);
+  // No name: the spool cannot be swapped by another process and vanishes on any exit.
+  UniqueFd d = open_or_throw(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  UniqueFd out = open_unnamed(d.get());
+  if (!out) throw_errno("cannot create a spool file in " + dir + " for the artifact read from stdin");
   std::vector<char> buf(1 << 20);
   for (;;) {
     ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());

@@ -1,5 +1,7 @@
 #include "io.h"
 
+#include <sys/random.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -131,6 +133,28 @@ void TempFile::commit() {
   if (::rename(temp_path_.c_str(), final_path_.c_str()) != 0) throw_errno("cannot rename " + temp_path_ + " to " + final_path_);
   done_ = true;
   fsync_parent_dir(final_path_);
+}
+
+UniqueFd open_unnamed(int dir_fd) {
+  int fd = ::openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) return UniqueFd(fd);
+  if (errno != EOPNOTSUPP && errno != EISDIR) return UniqueFd();
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    unsigned char bytes[8];
+    if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) return UniqueFd();
+    std::string name = ".tmp-unnamed-";
+    for (unsigned char b : bytes) name += "0123456789abcdef"[b & 15];
+    fd = ::openat(dir_fd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      return UniqueFd();
+    }
+    UniqueFd out(fd);
+    if (::unlinkat(dir_fd, name.c_str(), 0) != 0) return UniqueFd();
+    return out;
+  }
+  errno = EEXIST;
+  return UniqueFd();
 }
 
 }  // namespace droot

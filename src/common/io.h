@@ -19,6 +19,11 @@ std::string read_file(const std::string& path, size_t max_size = 1 << 20);
 UniqueFd open_or_throw(const std::string& path, int flags, mode_t mode = 0);
 uint64_t file_size(int fd, const std::string& what);
 void fsync_or_throw(int fd, const std::string& what);
+// A read-write file without a name in directory `dir_fd`: O_TMPFILE, or where the filesystem lacks it
+// (overlayfs before Linux 6.6, some network filesystems) a file made under a fresh name with O_EXCL and
+// unlinked at once — named ".tmp-unnamed-…", which deploy's clean-up of .tmp-* removes should the process die
+// in between. Returns an invalid fd with errno set on failure.
+UniqueFd open_unnamed(int dir_fd);
 // fsyncs the directory holding `path` so a rename into it is durable.
 void fsync_parent_dir(const std::string& path);
 std::string dirname_of(const std::string& path);

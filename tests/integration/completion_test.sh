@@ -34,6 +34,7 @@ test_droot_pack_completion() {
   expect "gzip none zstd" droot-pack droot-pack --compression ""
   expect "--secret-key --source-date-epoch" droot-pack droot-pack --s
   expect "keygen" droot-pack droot-pack ke
+  expect "--base" droot-pack droot-pack --ba
   expect "--no-password" droot-pack droot-pack keygen --no
   expect "--public-key" droot-pack droot-pack keygen --pu
   expect "tcp:// unix://" droot-pack droot-pack -H ""
@@ -63,6 +64,8 @@ test_droot_exec_completion() {
   expect "default none" droot-exec droot-exec run --seccomp ""
   expect "nofile=" droot-exec droot-exec run --rlimit no
   expect "--read-only --rlimit --ro-bind" droot-exec droot-exec run --r
+  expect "--volatile" droot-exec droot-exec run --vo
+  expect "--changes" droot-exec droot-exec check --ch
   expect "--no-tty" droot-exec droot-exec run --no
   expect "--tty" droot-exec droot-exec run --tt
   # positionals: an artifact (files), then DEST (directories only)

@@ -121,8 +121,10 @@ test_run_dest_with_current_runs_that_release() {
 }
 
 # An image without /dev, /proc, /etc/hosts… (podman's export, hostile_gen's "valid" artifact) or a --bind to a
-# path it lacks: run creates the mount points in the release, records them in .droot/run-mountpoints, and
-# check does not report those empty placeholders as drift — but does as soon as one holds something.
+# path it lacks: run creates the mount points. In a release they are made over it, in its state's upper layer
+# (listed by check --changes as notes), so the release stays as deployed; --read-only, which has no upper layer,
+# creates them in the release itself, records them in .droot/run-mountpoints, and check does not report those
+# empty placeholders as drift — but does as soon as one holds something.
 test_run_mountpoints_the_image_lacks_are_recorded_and_not_drift() {
   source "$DROOT_SRC/tests/integration/deploy_lib.sh"
   deployed_dest dest
@@ -130,9 +132,34 @@ test_run_mountpoints_the_image_lacks_are_recorded_and_not_drift() {
   mkdir data
   run "$EXEC" check dest
   assert_status 0
+  local before
+  before="$(snapshot dest/current/)"
   run "$EXEC" run --bind "$TEST_TMP/data:/data" --tmpfs /scratch --ro-bind "$TEST_TMP/probe:/bin/probe" dest /bin/probe ids
   assert_status 0
   assert_contains "$out" "uid=0 euid=0"
+  assert_eq "$before" "$(snapshot dest/current/)" "the default run wrote into the release"
+  local state="dest/state/$(current_release dest)/upper"
+  assert_eq "bin/probe
+data
+dev
+etc/hosts
+etc/resolv.conf
+proc
+scratch" "$(sort "$state/.droot/run-mountpoints")"
+  run "$EXEC" check --changes dest
+  assert_status 0
+  assert_contains "$out" "clean, matches its manifest"
+  assert_contains "$out" "nothing written over the release"
+  assert_contains "$out" "  note     dev: empty mount point made by droot-exec run (not counted)"
+  assert_contains "$out" "  note     etc/hosts: empty mount point made by droot-exec run (not counted)"
+  run "$EXEC" check --changes --json dest
+  assert_status 0
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["clean"] and r["run_mountpoints"] == [], r; s=r["state"]; assert s["exists"] and s["changes"] == [], s; assert s["run_mountpoints"] == ["bin/probe","data","dev","etc/hosts","etc/resolv.conf","proc","scratch"], s' "$out" ||
+    fail "check --changes --json: $out"
+
+  # --read-only: the release itself, so the mount points are made there.
+  run "$EXEC" run --read-only --bind "$TEST_TMP/data:/data" --tmpfs /scratch --ro-bind "$TEST_TMP/probe:/bin/probe" dest /bin/probe ids
+  assert_status 0
   assert_eq "bin/probe
 data
 dev
@@ -147,10 +174,10 @@ scratch" "$(sort dest/current/.droot/run-mountpoints)"
   assert_contains "$out" "clean, matches its manifest"
   run "$EXEC" check --json dest
   assert_status 0
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["clean"] and r["differences"] == [], r; assert r["run_mountpoints"] == ["bin/probe","data","dev","etc/hosts","etc/resolv.conf","proc","scratch"], r' "$out" ||
+  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); assert r["clean"] and r["differences"] == [], r; assert r["run_mountpoints"] == ["bin/probe","data","dev","etc/hosts","etc/resolv.conf","proc","scratch"], r; assert "state" not in r, r' "$out" ||
     fail "check --json: $out"
   # A second run finds them there and records nothing new.
-  run "$EXEC" run --bind "$TEST_TMP/data:/data" --tmpfs /scratch --ro-bind "$TEST_TMP/probe:/bin/probe" dest /bin/probe ids
+  run "$EXEC" run --read-only --bind "$TEST_TMP/data:/data" --tmpfs /scratch --ro-bind "$TEST_TMP/probe:/bin/probe" dest /bin/probe ids
   assert_status 0
   assert_eq 7 "$(wc -l <dest/current/.droot/run-mountpoints)"
   # Something written into a placeholder (here on the host, under the bind) is drift again.
@@ -159,6 +186,250 @@ scratch" "$(sort dest/current/.droot/run-mountpoints)"
   assert_status 1
   assert_contains "$out" "extra    data: "
   assert_contains "$out" "extra    data/x: "
+}
+
+# Releases are immutable (issue 16): their files are hard links shared with other releases, so run never writes
+# into one. tests/hostile's "valid" image has no shell: a static busybox is bound at /bb for the commands.
+# overlay_dest DEST [VARIANT]: deploys it; bb_run [RUN-OPTIONS...] TARGET SCRIPT: `sh -c SCRIPT` in the jail.
+overlay_dest() {
+  source "$DROOT_SRC/tests/integration/deploy_lib.sh"
+  deploy_ok "$(gen valid "${2:-v1}")" "$1"
+  if [ ! -e "$TEST_TMP/bb/busybox" ]; then
+    mkdir -p "$TEST_TMP/bb"
+    cp /bin/busybox "$TEST_TMP/bb/busybox"
+    "$TEST_TMP/bb/busybox" --list | (cd "$TEST_TMP/bb" && perl -lne '-e $_ or symlink("busybox", $_) or die "$_: $!\n"')
+  fi
+}
+bb_run() {
+  run "$EXEC" run --ro-bind "$TEST_TMP/bb:/bb" -e PATH=/bb "${@:1:$#-1}" /bb/sh -c "${@: -1}"
+}
+# Everything check compares, and every inode's number, mtime and ctime: a write through any name changes it.
+release_fingerprint() {
+  snapshot "$1"
+  (cd "$1" && find . -printf '%p %i %n %T@ %C@\n' | LC_ALL=C sort)
+}
+
+test_run_writes_persist_in_the_release_state_and_the_release_is_unchanged() {
+  overlay_dest dest
+  local rel before
+  rel="$(current_release dest)"
+  before="$(release_fingerprint "dest/releases/$rel")"
+  # etc/motd and etc/motd.hard are one inode in the release (hard links, as every file of the store is).
+  assert_eq "$(stat -c %i "dest/releases/$rel/etc/motd")" "$(stat -c %i "dest/releases/$rel/etc/motd.hard")"
+  bb_run dest 'echo persisted >/srv/new-file && echo changed >/etc/motd && cat /etc/motd /etc/motd.hard && rm /srv/version &&
+    grep " / " /proc/self/mountinfo'
+  assert_status 0
+  # The copy-up took the written name only: the other link still shows the image's content, as separate files would.
+  assert_contains "$out" "changed
+welcome"
+  assert_contains "$out" " / rw,nodev,relatime - overlay droot rw,"
+  assert_eq "$before" "$(release_fingerprint "dest/releases/$rel")" "the release changed on disk"
+  assert_eq "welcome" "$(cat "dest/releases/$rel/etc/motd")"
+  local upper="dest/state/$rel/upper"
+  assert_eq "persisted" "$(cat "$upper/srv/new-file")"
+  assert_eq "changed" "$(cat "$upper/etc/motd")"
+  assert_eq "character special file 0:0" "$(stat -c '%F %t:%T' "$upper/srv/version")" "a deleted file is a whiteout"
+  assert_eq "700 0 700 700" "$(stat -c %a dest/state) $(stat -c %u "dest/state/$rel") $(stat -c %a "dest/state/$rel") $(stat -c %a "dest/state/$rel/work")"
+  assert_eq "$(stat -c '%a %u %g' "dest/releases/$rel")" "$(stat -c '%a %u %g' "$upper")" "upper is the jail's /: the release root's mode"
+  # The next run of the release sees what the last one wrote; a non-root user can still walk "/".
+  bb_run dest 'cat /srv/new-file /etc/motd; ls /srv'
+  assert_status 0
+  assert_eq "persisted
+changed
+new-file" "$out"
+  bb_run -u app dest 'cat /srv/new-file'
+  assert_eq "persisted" "$out"
+  # A release directory given as ROOT is the same release: its state, never the directory.
+  bb_run "dest/releases/$rel" 'cat /srv/new-file; echo via-root >/srv/via-root'
+  assert_eq "persisted" "$out"
+  assert_eq "via-root" "$(cat "$upper/srv/via-root")"
+  assert_eq "$before" "$(release_fingerprint "dest/releases/$rel")" "the release changed on disk"
+  # The overlay and the release's read-only bind lived in the jail's mount namespace only.
+  assert_not_contains "$(cat /proc/self/mountinfo)" "$TEST_TMP/dest" "a mount of the run is left in the host's namespace"
+  run "$EXEC" check dest
+  assert_status 0
+  assert_contains "$out" "clean, matches its manifest"
+}
+
+test_check_changes_lists_whiteouts_and_the_release_has_no_drift() {
+  overlay_dest dest
+  local rel
+  rel="$(current_release dest)"
+  run "$EXEC" check --changes dest
+  assert_status 0
+  assert_contains "$out" "dest/state/$rel/upper: nothing written (no state: the release has not run with a persistent root)"
+  bb_run dest 'rm /etc/motd.hard && echo 12345 >/srv/new && echo more >>/etc/passwd && rm -r /etc/alternatives && mkdir /etc/alternatives &&
+    mkdir -p /var/log && chmod 700 /srv'
+  assert_status 0
+  run "$EXEC" check --changes dest
+  assert_status 0
+  assert_contains "$out" "clean, matches its manifest"
+  assert_contains "$out" "dest/state/$rel/upper: 7 change(s) written over the release by run (not drift):
+  replaced etc/alternatives: dir (made again: the release's content below is hidden)
+  deleted  etc/motd.hard: file (whiteout)
+  modified etc/passwd: file, 70 bytes
+  modified srv: dir
+  added    srv/new: file, 6 bytes
+  added    var: dir
+  added    var/log: dir
+  note     bb: empty mount point made by droot-exec run (not counted)
+  note     dev: empty mount point made by droot-exec run (not counted)"
+  run "$EXEC" check --changes --json dest
+  assert_status 0
+  python3 - "$out" <<'PY' || fail "check --changes --json: $out"
+import json, sys
+r = json.loads(sys.argv[1])
+assert r["clean"] is True and r["differences"] == [] and r["run_mountpoints"] == [], r
+s = r["state"]
+assert s["exists"] and s["upper"].endswith("/state/" + r["root"].rsplit("/", 1)[1] + "/upper"), s
+changes = {c["path"]: c for c in s["changes"]}
+assert changes["etc/motd.hard"] == {"change": "deleted", "path": "etc/motd.hard", "type": "file"}, changes
+assert changes["srv/new"] == {"change": "added", "path": "srv/new", "type": "file", "size": 6}, changes
+assert changes["etc/alternatives"]["change"] == "replaced", changes
+assert s["run_mountpoints"] == ["bb", "dev", "etc/hosts", "etc/resolv.conf", "proc"], s
+PY
+  # Drift in the release itself is still drift, whatever the state holds.
+  echo tampered >>"dest/releases/$rel/etc/motd"
+  run "$EXEC" check --changes dest
+  assert_status 1
+  assert_contains "$out" "modified etc/motd: "
+  assert_contains "$out" "deleted  etc/motd.hard: file (whiteout)"
+  # A plain ROOT has no state to list.
+  jail_root root
+  run "$EXEC" check --changes root
+  assert_status 125
+  assert_contains "$err" "is not a release of a deploy directory"
+}
+
+test_run_a_new_release_starts_clean_and_each_release_keeps_its_own_state() {
+  overlay_dest dest v1
+  local v1 v2
+  v1="$(current_release dest)"
+  bb_run dest 'echo from-v1 >/srv/marker'
+  assert_status 0
+  sleep 1  # release names are made of the deploy time, to the second
+  deploy_ok "$(gen valid v2)" dest
+  v2="$(current_release dest)"
+  assert_ne "$v1" "$v2"
+  bb_run dest 'cat /srv/version; cat /srv/marker 2>&1 || true'
+  assert_status 0
+  assert_eq "v2
+cat: can't open '/srv/marker': No such file or directory" "$out"
+  assert_eq "from-v1" "$(cat "dest/state/$v1/upper/srv/marker")"
+  assert_no_file "dest/state/$v2/upper/srv/marker"
+  run "$EXEC" rollback -q dest
+  assert_status 0
+  bb_run dest 'cat /srv/version /srv/marker'
+  assert_eq "v1
+from-v1" "$out"
+}
+
+test_prune_removes_a_pruned_releases_state_with_it() {
+  overlay_dest dest v1
+  local v1
+  v1="$(current_release dest)"
+  bb_run dest 'echo from-v1 >/srv/marker'
+  assert_status 0
+  assert_file "dest/state/$v1/upper/srv/marker"
+  local v
+  for v in v2 v3 v4; do
+    sleep 1
+    deploy_ok "$(gen valid $v)" dest --keep 1
+  done
+  [ ! -e "dest/releases/$v1" ] || fail "v1 was not pruned"
+  [ ! -e "dest/state/$v1" ] || fail "v1's state outlived its release"
+  assert_eq "" "$(find dest/objects -type f -links 1)"
+}
+
+test_run_volatile_forgets_and_read_only_stays_erofs() {
+  overlay_dest dest
+  local rel before
+  rel="$(current_release dest)"
+  before="$(release_fingerprint "dest/releases/$rel")"
+  bb_run --volatile dest 'echo gone >/srv/volatile && cat /srv/volatile && rm /etc/motd && echo ok'
+  assert_status 0
+  assert_eq "gone
+ok" "$out"
+  assert_no_file dest/state
+  assert_eq "$before" "$(release_fingerprint "dest/releases/$rel")" "--volatile wrote into the release"
+  # --volatile starts from the release, not from the state a default run keeps.
+  bb_run dest 'echo kept >/srv/kept'
+  bb_run --volatile dest 'cat /srv/kept 2>&1; cat /etc/motd'
+  assert_eq "cat: can't open '/srv/kept': No such file or directory
+welcome" "$out"
+  assert_eq "kept" "$(cat "dest/state/$rel/upper/srv/kept")"
+  assert_no_file "dest/state/$rel/upper/srv/volatile"
+  # --volatile on a plain ROOT leaves the directory as it was; without it, a plain ROOT is written in place.
+  jail_root root
+  "$EXEC" run root true
+  local root_before
+  root_before="$(snapshot root)"
+  run "$EXEC" run --volatile root sh -c 'echo x >/written && cat /written'
+  assert_eq "x" "$out"
+  assert_eq "$root_before" "$(snapshot root)"
+  run "$EXEC" run root sh -c 'echo x >/written'
+  assert_eq "x" "$(cat root/written)"
+  # --read-only: the release itself, read-only; nothing reaches the state either.
+  bb_run --read-only dest 'touch /srv/new'
+  assert_ne 0 "$status"
+  assert_contains "$err" "Read-only file system"
+  assert_no_file "dest/state/$rel/upper/srv/new"
+  assert_no_file "dest/releases/$rel/srv/new"
+  bb_run --read-only --volatile dest 'true'
+  assert_status 125
+  assert_contains "$err" "--read-only and --volatile contradict each other"
+}
+
+test_run_two_runs_of_one_release_do_not_share_its_state() {
+  overlay_dest dest
+  bb_run dest 'true'  # makes the state
+  "$EXEC" run --ro-bind "$TEST_TMP/bb:/bb" -e PATH=/bb dest /bb/sh -c 'touch /srv/started; sleep 30' &
+  first=$!
+  trap 'kill $first 2>/dev/null || true' EXIT
+  local rel i
+  rel="$(current_release dest)"
+  for i in $(seq 200); do [ -e "dest/state/$rel/upper/srv/started" ] && break; sleep 0.05; done
+  assert_file "dest/state/$rel/upper/srv/started"
+  bb_run dest 'echo second >/srv/second'
+  assert_status 125
+  assert_contains "$err" "the state of release $rel ($TEST_TMP/dest/state/$rel) is in use by another run of it"
+  assert_contains "$err" "--volatile"
+  assert_no_file "dest/state/$rel/upper/srv/second"
+  # A --volatile run beside it has no upper layer on disk to share.
+  bb_run --volatile dest 'cat /srv/version'
+  assert_status 0
+  assert_eq "v1" "$out"
+  kill "$first"
+  wait "$first" || true
+  bb_run dest 'echo second >/srv/second'
+  assert_status 0
+}
+
+# DEST on a filesystem overlayfs cannot write its upper layer on (an overlayfs itself: a container's root, the
+# systemd guest's): a clear error naming it and the way out, never a write into the release. Built in a
+# private mount namespace, so the host never sees the mounts.
+test_run_dest_where_overlayfs_cannot_keep_state_fails_clearly() {
+  # Deployed outside and copied in (cp -a keeps the hard links): deploy's own needs are not what is tested here.
+  overlay_dest plain
+  mkdir -p ov/lower ov/upper ov/work ov/merged
+  run unshare -m --propagation private bash -c "
+    set -e
+    mount -t overlay -o lowerdir=ov/lower,upperdir=ov/upper,workdir=ov/work droot-test ov/merged
+    cp -a plain ov/merged/dest
+    rel=\$(readlink ov/merged/dest/current)
+    (cd ov/merged/dest/\$rel && find . -printf '%p %i %T@ %C@\n' | sort) >before
+    set +e
+    '$EXEC' run --ro-bind '$TEST_TMP/bb:/bb' -e PATH=/bb ov/merged/dest /bb/sh -c 'echo x >/srv/x'; echo \"default: \$?\"
+    '$EXEC' run --ro-bind '$TEST_TMP/bb:/bb' -e PATH=/bb --volatile ov/merged/dest /bb/sh -c 'echo x >/srv/x && cat /srv/version'; echo \"volatile: \$?\"
+    (cd ov/merged/dest/\$rel && find . -printf '%p %i %T@ %C@\n' | sort) >after
+    cmp -s before after && echo 'release unchanged'"
+  assert_contains "$err" "droot-exec: error: cannot mount the jail's root (overlayfs over the release $TEST_TMP/ov/merged/dest/releases/"
+  assert_contains "$err" "$TEST_TMP/ov/merged/dest is on overlay, and run keeps a release's state there with overlayfs"
+  assert_contains "$err" "run with --volatile (the service's writes in memory, forgotten at exit) or, if that fails too, --read-only"
+  assert_contains "$out" "default: 125"
+  assert_contains "$out" "v1
+volatile: 0"
+  assert_contains "$out" "release unchanged"
 }
 
 test_run_dev_has_the_standard_nodes_and_a_private_devpts() {

@@ -32,7 +32,8 @@ ensure_systemd_root() {
 }
 
 # A deploy destination $TEST_TMP/srv/app whose current release runs COMMAND (a /bin/sh -c script) as Cmd.
-# The release is on the host, bound into the container at /srv: the test reads what the service writes.
+# The deploy directory is on the host, bound into the container at /srv: the test reads what the service writes,
+# in the release's state ($TEST_TMP/srv/app/state/r1/upper: run never writes into a release).
 service_dest() {
   local rel="$TEST_TMP/srv/app/releases/r1"
   build_busybox_rootfs "$rel"
@@ -100,7 +101,7 @@ test_systemd_unit_runs_the_release_and_stop_reaches_the_command() {
   boot_systemd
   run in_container systemctl start droot@app
   assert_status 0
-  wait_for grep -q started "$TEST_TMP/srv/app/current/state" || fail "the service never started: $(in_container systemctl status droot@app --no-pager)"
+  wait_for grep -q started "$TEST_TMP/srv/app/state/r1/upper/state" || fail "the service never started: $(in_container systemctl status droot@app --no-pager)"
   assert_eq active "$(unit_prop ActiveState)"
   # droot-exec is the main process; the command runs below it, in the jail.
   local main
@@ -111,7 +112,7 @@ test_systemd_unit_runs_the_release_and_stop_reaches_the_command() {
   run in_container systemctl stop droot@app
   assert_status 0
   assert_eq "started
-got TERM" "$(cat "$TEST_TMP/srv/app/current/state")"
+got TERM" "$(cat "$TEST_TMP/srv/app/state/r1/upper/state")"
   assert_eq inactive "$(unit_prop ActiveState)"
   assert_eq success "$(unit_prop Result)"
   assert_eq 0 "$(unit_prop ExecMainStatus)"
@@ -123,7 +124,7 @@ test_systemd_restart_on_failure_gets_the_commands_exit_status() {
   boot_systemd
   run in_container systemctl start droot@app
   assert_status 0
-  wait_for grep -qx 2 "$TEST_TMP/srv/app/current/count" || fail "no restart: $(in_container systemctl status droot@app --no-pager)"
+  wait_for grep -qx 2 "$TEST_TMP/srv/app/state/r1/upper/count" || fail "no restart: $(in_container systemctl status droot@app --no-pager)"
   wait_for prop_is ActiveState active || fail "not active after the restart"
   assert_eq 1 "$(unit_prop NRestarts)"
   assert_contains "$(in_container journalctl -u droot@app --no-pager)" "status=3"
@@ -136,7 +137,7 @@ test_systemd_killed_droot_exec_is_restarted_and_no_process_of_the_old_jail_stays
   boot_systemd
   run in_container systemctl start droot@app
   assert_status 0
-  wait_for grep -q started "$TEST_TMP/srv/app/current/state" || fail "the service never started"
+  wait_for grep -q started "$TEST_TMP/srv/app/state/r1/upper/state" || fail "the service never started"
   # SIGKILL to droot-exec alone: systemd sees the main process killed, KillMode=mixed sends SIGKILL to what is
   # left of the unit (the jail's init and command also have parent-death signals), Restart=on-failure starts
   # a new one.

@@ -11,6 +11,7 @@
 #include "devices.h"
 #include "error.h"
 #include "io.h"
+#include "overlay_root.h"
 #include "rootfs_path.h"
 #include "run_mountpoints.h"
 
@@ -39,10 +40,6 @@ void attach_mount(int mount_fd, int target_fd, const std::string& what) {
     throw_errno("cannot attach the mount of " + what);
 }
 
-namespace {
-
-constexpr unsigned kNoSuidDevExec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-
 // A private copy of a mount tree, detached until attach_mount() puts it somewhere. The source must be attached
 // in this mount namespace: kernels before 6.15 refuse (EINVAL, check_mnt() in __do_loopback) to clone a mount
 // that still lives in the anonymous namespace fsmount() gives it, so a filesystem made here is attached once
@@ -62,6 +59,10 @@ void set_attrs(int mount_fd, uint64_t attrs, bool recursive, const std::string& 
   if (mount_setattr(mount_fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
     throw_errno("cannot change the mount flags of " + what);
 }
+
+namespace {
+
+constexpr unsigned kNoSuidDevExec = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
 
 // Binds the host path `source` (already checked to exist) onto `dest` inside the rootfs.
 void bind_into(int root, const BindSpec& bind, std::vector<std::string>& created) {
@@ -191,17 +192,25 @@ void build_jail_root(const MountPlan& plan) {
   // Private, recursively: the mounts below must not propagate back into the host's namespace (a shared "/"
   // would copy every one of them there), and pivot_root refuses shared mounts anyway.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) throw_errno("cannot make / private in the jail's mount namespace");
-  // pivot_root needs a mount point. Not recursive: mounts that happen to sit below the rootfs on the host are
-  // not part of the image and stay out; it also makes --read-only cover the whole image with one flag.
-  if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND, nullptr) < 0)
-    throw_errno("cannot bind the rootfs " + plan.rootfs + " onto itself");
-  UniqueFd root(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root) throw_errno("cannot open the rootfs " + plan.rootfs);
+  // pivot_root needs a mount point: an overlayfs over the release (its writes go to the state, overlay_root.h),
+  // or the rootfs bound onto itself. Either way not recursive: mounts that happen to sit below the rootfs on the
+  // host are not part of the image and stay out; it also makes --read-only cover the whole image with one flag.
+  UniqueFd root;
+  if (plan.root == RootMode::State || plan.root == RootMode::Volatile) {
+    root = mount_overlay_root(plan);
+  } else {
+    if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND, nullptr) < 0)
+      throw_errno("cannot bind the rootfs " + plan.rootfs + " onto itself");
+    root = UniqueFd(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!root) throw_errno("cannot open the rootfs " + plan.rootfs);
+  }
   // A device node shipped in the image (deploy --allow-devices) would open the host's disk without any
   // capability: only /dev, which droot-exec fills itself, has working nodes.
   set_attrs(root.get(), MOUNT_ATTR_NODEV, false, "the rootfs " + plan.rootfs);
 
-  std::vector<std::string> created;  // mount points the image lacked (run_mountpoints.h)
+  // Mount points the image lacked (run_mountpoints.h). Over an overlay they are made, and recorded, in the
+  // upper layer: the release stays as deployed, and check --changes knows them from the service's writes.
+  std::vector<std::string> created;
   build_dev(root.get(), created);
   build_proc(root.get(), created);
   install_copies(root.get(), plan.copies, created);
@@ -224,7 +233,7 @@ void build_jail_root(const MountPlan& plan) {
   }
   record_run_mountpoints(root.get(), created);
 
-  if (plan.read_only) set_attrs(root.get(), MOUNT_ATTR_RDONLY, false, "the rootfs (--read-only)");
+  if (plan.root == RootMode::ReadOnly) set_attrs(root.get(), MOUNT_ATTR_RDONLY, false, "the rootfs (--read-only)");
   pivot_into(root.get());
 }
 

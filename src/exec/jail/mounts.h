@@ -7,6 +7,7 @@
 // again from the host's root, and a read-only bind is made read-only, recursively, before it is attached.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,22 +23,37 @@ struct FileCopy {
   mode_t mode = 0644;
 };
 
+// What the jail's "/" is, and where its writes go (docs/run.md, "The root"; overlay_root.h).
+enum class RootMode {
+  Bind,      // a plain ROOT (not a release): the directory itself, writable, as chroot or bwrap --bind would
+  ReadOnly,  // --read-only: the directory itself, read-only
+  State,     // a release, by default: an overlayfs over it, writes in DEST/state/<release>/upper (state_dir.h)
+  Volatile,  // --volatile: an overlayfs over it, writes in a tmpfs that goes away with the jail
+};
+
 struct MountPlan {
   std::string rootfs;  // a real path (no symlinks left) of the image's root directory
+  RootMode root = RootMode::Bind;
+  std::string dest;     // RootMode::State: DEST's real path, and the release (rootfs is DEST/releases/<release>)
+  std::string release;
   std::vector<BindSpec> binds;
   std::vector<std::string> tmpfs;
   std::vector<FileCopy> copies;
-  bool read_only = false;
 };
 
-// Runs inside the new mount (and PID, for /proc) namespace: makes every mount private, binds the rootfs onto
-// itself, builds /dev and /proc, the copies, the binds and tmpfs mounts, makes the root read-only if asked,
-// then pivot_root and detaches the old root. Afterwards "/" is the image and the host's tree is gone.
+// Runs inside the new mount (and PID, for /proc) namespace: makes every mount private, mounts the root as
+// `plan.root` says (the rootfs bound onto itself, or an overlayfs over it), builds /dev and /proc, the copies,
+// the binds and tmpfs mounts, makes the root read-only if asked, then pivot_root and detaches the old root.
+// Afterwards "/" is the image and the host's tree is gone.
 void build_jail_root(const MountPlan& plan);
 
-// Building blocks shared with devices.cc. `what` names the mount in errors.
+// Building blocks shared with devices.cc and overlay_root.cc. `what` names the mount in errors.
 UniqueFd new_filesystem(const char* fstype, const std::vector<std::pair<std::string, std::string>>& options,
                         unsigned attrs, const std::string& what);
 void attach_mount(int mount_fd, int target_fd, const std::string& what);
+// A private copy of the mount tree at `path` beneath `dirfd` ("" for dirfd itself), detached until attached.
+UniqueFd clone_tree(int dirfd, const char* path, bool recursive, const std::string& what);
+// mount_setattr: sets `attrs` (MOUNT_ATTR_*) and leaves every other flag as it is.
+void set_attrs(int mount_fd, uint64_t attrs, bool recursive, const std::string& what);
 
 }  // namespace droot::exec

@@ -20,6 +20,7 @@
 #include "kernel_features.h"
 #include "rootfs_path.h"
 #include "run_options.h"
+#include "state_dir.h"
 #include "user.h"
 
 namespace droot::exec {
@@ -48,7 +49,9 @@ constexpr OptionDef kOptions[] = {
     {"cap-drop", "remove a capability (or ALL) from the default keep-list", "CAP"},
     {"net", "host (default) or none: own network namespace with only lo", "MODE"},
     {"hostname", "the jail's hostname (own UTS namespace)", "NAME"},
-    {"read-only", "mount the image's root read-only", nullptr},
+    {"read-only", "mount the image's root read-only: the release itself, no overlay, no state", nullptr},
+    {"volatile", "writes to the root go to a tmpfs and are forgotten at exit (default for a release: kept in "
+                 "DEST/state/<release>)", nullptr},
     {"copy", "copy a host FILE into the jail (default: /etc/resolv.conf and /etc/hosts)", "FILE[:DST]"},
     {"memory", "memory limit (e.g. 256m), in a cgroup made for the run", "BYTES"},
     {"pids-limit", "maximum number of processes and threads", "N"},
@@ -113,6 +116,8 @@ RunOptions to_run_options(const cxxopts::ParseResult& args, SplitArgs split) {
   if (auto n = last_value(args, "net")) o.net = parse_net(*n);
   o.hostname = last_value(args, "hostname");
   o.read_only = args.count("read-only") > 0;
+  o.volatile_root = args.count("volatile") > 0;
+  if (o.read_only && o.volatile_root) throw Error("run: --read-only and --volatile contradict each other");
   auto copies = values(args, "copy");
   if (copies.empty())
     o.copies = {{"/etc/resolv.conf", "/etc/resolv.conf"}, {"/etc/hosts", "/etc/hosts"}};
@@ -131,9 +136,15 @@ RunOptions to_run_options(const cxxopts::ParseResult& args, SplitArgs split) {
   return o;
 }
 
-// DEST with a `current` link → that release; any other directory → itself. Returns a path without symlinks,
-// so that nothing in it can change between now and the bind mount.
-std::string resolve_rootfs(const std::string& target) {
+// What run was given: the real path of the rootfs and, for a release of a deploy directory, which one.
+struct Target {
+  std::string rootfs;  // no symlinks left, so that nothing in it can change between now and the mount
+  std::optional<ReleaseRef> release;
+};
+
+// DEST with a `current` link → that release; a release directory of a DEST given as ROOT → that release; any
+// other directory → itself.
+Target resolve_target(const std::string& target) {
   struct stat st {};
   if (stat(target.c_str(), &st) < 0) throw_errno("run: " + target + " (DEST or ROOT)");
   if (!S_ISDIR(st.st_mode)) throw Error("run: " + target + " is not a directory (expected DEST or a rootfs)");
@@ -160,7 +171,44 @@ std::string resolve_rootfs(const std::string& target) {
   // surface as an odd error deep inside the rootfs. Say which directory cannot be read, here.
   UniqueFd probe(::open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!probe) throw_errno(std::string("run: cannot read ") + (chosen == current ? "the current release " : "the rootfs ") + real);
-  return real;
+  Target t{real, release_of(real)};
+  if (chosen == current) {
+    char dest[PATH_MAX];
+    if (!realpath(target.c_str(), dest)) throw_errno("run: cannot resolve " + target);
+    if (!t.release || t.release->dest != dest) t.release.reset();
+  }
+  return t;
+}
+
+// The root's mode (mounts.h): a release is never written — an overlay over it, its writes in its state (or in
+// memory with --volatile), or the release itself read-only. A plain ROOT is the caller's own directory, as it
+// is to chroot or `bwrap --bind`: written in place unless --read-only or --volatile.
+RootMode root_mode(const RunOptions& o, const Target& t, const std::string& target) {
+  if (o.read_only) return RootMode::ReadOnly;
+  if (o.volatile_root) return RootMode::Volatile;
+  if (t.release) return RootMode::State;
+  struct stat st {};
+  if (lstat((target + "/current").c_str(), &st) == 0)
+    throw Error("run: " + target + "/current leads to " + t.rootfs + ", which is not a release in " + target +
+                "/releases/: run keeps a release's state in DEST/state/<release>, so without one it would write "
+                "into the tree itself; run it with --volatile or --read-only");
+  return RootMode::Bind;
+}
+
+// RootMode::State: DEST/state/<release>/{upper,work}, made now (before any namespace: a failure leaves nothing
+// half-built) and locked for the whole run; the returned fd holds the lock (state_dir.h).
+UniqueFd prepare_state(const Target& t) {
+  const ReleaseRef& r = *t.release;
+  UniqueFd dest = open_or_throw(r.dest, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat release_root {};
+  if (stat(t.rootfs.c_str(), &release_root) < 0) throw_errno("run: cannot stat " + t.rootfs);
+  try {
+    StateDirs dirs = make_state_dirs(dest.get(), r.dest, r.name, release_root);
+    lock_state(dirs, r.dest, r.name);
+    return std::move(dirs.dir);
+  } catch (const Error& e) {
+    throw Error(std::string("run: ") + e.what());
+  }
 }
 
 struct ImageDefaults {
@@ -253,7 +301,9 @@ int cmd_run(int argc, char** argv) {
   RunOptions o = to_run_options(args, std::move(split));
 
   JailSpec spec;
-  spec.mounts.rootfs = resolve_rootfs(o.target);
+  Target target = resolve_target(o.target);
+  spec.mounts.rootfs = target.rootfs;
+  spec.mounts.root = root_mode(o, target, o.target);
   UniqueFd root = open_or_throw(spec.mounts.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
   ImageDefaults image = load_image_config(root.get(), spec.mounts.rootfs);
 
@@ -268,7 +318,6 @@ int cmd_run(int argc, char** argv) {
   spec.mounts.binds = o.binds;
   spec.mounts.tmpfs = o.tmpfs;
   spec.mounts.copies = read_copies(o.copies, args.count("copy") > 0);
-  spec.mounts.read_only = o.read_only;
   spec.new_net = o.net == NetMode::None;
   spec.hostname = o.hostname;
   spec.rlimits = o.rlimits;
@@ -276,6 +325,13 @@ int cmd_run(int argc, char** argv) {
   spec.tty = o.tty;
   spec.limits = {o.memory_bytes, o.pids_limit, o.cpu_millis};
   root.reset();
+  // Kept open until the jail is gone: the lock that keeps a second run off this release's state.
+  UniqueFd state_lock;
+  if (spec.mounts.root == RootMode::State) {
+    spec.mounts.dest = target.release->dest;
+    spec.mounts.release = target.release->name;
+    state_lock = prepare_state(target);
+  }
   return run_jail(spec);
 }
 

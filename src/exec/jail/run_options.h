@@ -49,7 +49,8 @@ struct RunOptions {
   std::vector<std::string> cap_drop;
   NetMode net = NetMode::Host;
   std::optional<std::string> hostname;
-  bool read_only = false;
+  bool read_only = false;      // --read-only: the release itself, read-only, no overlay
+  bool volatile_root = false;  // --volatile: an overlay whose writes are forgotten at exit (overlay_root.h)
   std::vector<CopySpec> copies;  // default: /etc/resolv.conf and /etc/hosts
   std::optional<uint64_t> memory_bytes;
   std::optional<uint64_t> pids_limit;

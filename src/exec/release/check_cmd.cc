@@ -1,9 +1,11 @@
-// droot-exec check DEST|ROOT: compare a deployed tree with its .droot/manifest.mtree.
+// droot-exec check DEST|ROOT: compare a deployed tree with its .droot/manifest.mtree; with --changes, also list
+// what run's jail wrote over it (its state's upper layer, state_changes.h), which is not drift.
 // Exit status: 0 clean, 1 drift, 125 error (droot-exec(1)).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,8 @@
 #include "kernel_features.h"
 #include "mtree.h"
 #include "release_store.h"
+#include "state_changes.h"
+#include "state_dir.h"
 #include "tree_check.h"
 
 namespace droot::exec {
@@ -47,6 +51,66 @@ CheckedRoot open_checked_root(const std::string& arg) {
   return {std::move(fd), path};
 }
 
+// --changes: what run's jail wrote over the release, read from its state's upper layer (state_dir.h). Not drift:
+// the release itself is what check_tree compared.
+struct StateReport {
+  std::string upper;
+  bool exists = false;
+  StateChanges state;
+};
+
+StateReport read_state(const CheckedRoot& root) {
+  char real[PATH_MAX];
+  if (!::realpath(root.path.c_str(), real)) throw_errno("check: cannot resolve " + root.path);
+  std::optional<ReleaseRef> ref = release_of(real);
+  if (!ref)
+    throw Error("check: --changes: " + root.path + " is not a release of a deploy directory (DEST/releases/<name>): "
+                "run keeps no state for a plain ROOT, it writes into the directory itself");
+  UniqueFd dest = open_or_throw(ref->dest, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+  const std::string rel = state_dir_name(ref->name) + "/upper";
+  StateReport r;
+  r.upper = ref->dest + "/" + rel;
+  UniqueFd upper = open_beneath(dest.get(), rel, O_RDONLY | O_DIRECTORY);
+  if (!upper) {
+    if (errno == ENOENT) return r;
+    throw Error("check: cannot open " + r.upper + ": " + beneath_error_text(errno));
+  }
+  r.exists = true;
+  r.state = list_state_changes(upper.get(), root.fd.get(), r.upper);
+  return r;
+}
+
+std::string change_detail(const StateChange& c) {
+  if (c.kind == StateChange::Kind::deleted) return c.type.empty() ? "whiteout" : c.type + " (whiteout)";
+  if (c.kind == StateChange::Kind::replaced) return "dir (made again: the release's content below is hidden)";
+  if (c.type == "file") return "file, " + std::to_string(c.size) + " bytes";
+  return c.type;
+}
+
+void print_state(const StateReport& r) {
+  if (!r.exists) {
+    std::printf("%s: nothing written (no state: the release has not run with a persistent root)\n", r.upper.c_str());
+    return;
+  }
+  const auto& changes = r.state.changes;
+  if (changes.empty()) std::printf("%s: nothing written over the release\n", r.upper.c_str());
+  else std::printf("%s: %zu change(s) written over the release by run (not drift):\n", r.upper.c_str(), changes.size());
+  for (const auto& c : changes)
+    std::printf("  %-8s %s: %s\n", change_name(c.kind).c_str(), mtree_escape(c.path).c_str(), change_detail(c).c_str());
+  for (const auto& p : r.state.run_mountpoints)
+    std::printf("  %-8s %s: empty mount point made by droot-exec run (not counted)\n", "note", mtree_escape(p).c_str());
+}
+
+nlohmann::json state_json(const StateReport& r) {
+  nlohmann::json changes = nlohmann::json::array();
+  for (const auto& c : r.state.changes) {
+    nlohmann::json j = {{"change", change_name(c.kind)}, {"path", c.path}, {"type", c.type}};
+    if (c.type == "file" && c.kind != StateChange::Kind::deleted) j["size"] = c.size;
+    changes.push_back(std::move(j));
+  }
+  return {{"upper", r.upper}, {"exists", r.exists}, {"changes", changes}, {"run_mountpoints", r.state.run_mountpoints}};
+}
+
 }  // namespace
 
 int cmd_check(int argc, char** argv) {
@@ -56,6 +120,8 @@ int cmd_check(int argc, char** argv) {
                         "drift, 125 error.");
   opts.positional_help("DEST|ROOT");
   opts.add_options()("json", "print one JSON object")("q,quiet", "print nothing; the exit status tells")(
+      "changes", "also list what run's jail wrote over the release (DEST/state/<release>/upper: added, modified, "
+                 "deleted); not drift, the exit status ignores it")(
       "h,help", "show this help")("root", "", cxxopts::value<std::string>());
   opts.parse_positional({"root"});
   auto args = opts.parse(argc, argv);
@@ -66,15 +132,17 @@ int cmd_check(int argc, char** argv) {
   if (!args.count("root")) throw Error("check: missing DEST or ROOT (see droot-exec check --help)");
   require_kernel("check", interfaces_for_deploy());
   CheckedRoot root = open_checked_root(args["root"].as<std::string>());
+  std::optional<StateReport> state;
+  if (args.count("changes")) state = read_state(root);
   TreeCheck result = check_tree(root.fd.get(), root.path);
   const std::vector<Difference>& diffs = result.differences;
   if (args.count("json")) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& d : diffs) list.push_back({{"kind", kind_name(d.kind)}, {"path", d.path}, {"detail", d.detail}});
-    std::printf("%s\n", nlohmann::json({{"root", root.path}, {"clean", diffs.empty()}, {"differences", list},
-                                        {"run_mountpoints", result.run_mountpoints}})
-                            .dump()
-                            .c_str());
+    nlohmann::json out = {{"root", root.path}, {"clean", diffs.empty()}, {"differences", list},
+                          {"run_mountpoints", result.run_mountpoints}};
+    if (state) out["state"] = state_json(*state);
+    std::printf("%s\n", out.dump().c_str());
   } else if (!args.count("quiet")) {
     for (const auto& d : diffs)
       std::printf("%-8s %s: %s\n", kind_name(d.kind).c_str(), mtree_escape(d.path).c_str(), d.detail.c_str());
@@ -83,6 +151,7 @@ int cmd_check(int argc, char** argv) {
       std::printf("%-8s %s: empty mount point made by droot-exec run (not counted)\n", "note", mtree_escape(p).c_str());
     if (diffs.empty()) std::printf("%s: clean, matches its manifest\n", root.path.c_str());
     else std::printf("%s: %zu difference(s) from its manifest\n", root.path.c_str(), diffs.size());
+    if (state) print_state(*state);
   }
   return diffs.empty() ? 0 : kExitDrift;
 }

@@ -30,9 +30,8 @@ void ExtractedRecords::flush(Spool& s) {
   if (s.out.empty()) return;
   if (!s.fd) {
     // Unlinked from the start: a killed deploy leaves nothing behind.
-    int fd = ::openat(spool_dir_, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) throw_errno("cannot create a temporary file for the deploy's records");
-    s.fd.reset(fd);
+    s.fd = open_unnamed(spool_dir_);
+    if (!s.fd) throw_errno("cannot create a temporary file for the deploy's records");
   }
   size_t done = 0;
   while (done < s.out.size()) {

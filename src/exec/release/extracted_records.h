@@ -27,7 +27,7 @@ namespace droot::exec {
 
 class ExtractedRecords {
  public:
-  // The spools are O_TMPFILEs in `spool_dir` (the releases directory: DEST's filesystem).
+  // The spools are unnamed files (io.h, open_unnamed) in `spool_dir`: the release being built.
   ExtractedRecords(int spool_dir, std::string manifest_name);
 
   enum class Source { archive, store };

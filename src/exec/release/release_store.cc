@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -225,11 +226,24 @@ std::vector<std::string> ReleaseStore::prune(size_t keep, const std::optional<st
   std::vector<std::string> removed;
   for (const auto& n : all) {
     if (kept.count(n)) continue;
+    // A release whose state is locked is being run (named by hand: prune keeps current and its neighbours):
+    // it stays until that run ends; the next deploy prunes it.
+    if (state_in_use(n)) continue;
     remove_tree(releases_fd(), n, releases_path() + "/" + n);
     remove_state(n);
     removed.push_back(n);
   }
   return removed;
+}
+
+bool ReleaseStore::state_in_use(const std::string& name) const {
+  // The lock run holds on DEST/state/<release> for as long as its overlay uses it (jail/state_dir.h).
+  const std::string rel = std::string(kStateDir) + "/" + name;
+  int fd = ::openat(dest_fd(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  UniqueFd dir(fd);
+  if (::flock(dir.get(), LOCK_EX | LOCK_NB) == 0) return false;  // released when `dir` closes
+  return errno == EWOULDBLOCK;
 }
 
 void ReleaseStore::remove_state(const std::string& name) const {

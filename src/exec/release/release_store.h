@@ -81,6 +81,7 @@ class ReleaseStore {
   friend class TempRelease;
   void remove_temp(const std::string& name) const;
   void remove_state(const std::string& name) const;
+  bool state_in_use(const std::string& name) const;
 
   std::string dest_;
   UniqueFd dest_fd_;

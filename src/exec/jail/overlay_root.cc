@@ -1,0 +1,198 @@
+#include "overlay_root.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "error.h"
+#include "io.h"
+#include "state_dir.h"
+
+namespace droot::exec {
+
+namespace {
+
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+// What overlayfs said: a context made by fsopen keeps the messages of its filesystem, one per read(), as
+// "e overlayfs: …" (6.5+, where overlayfs uses the fs_context API itself). 6.1's legacy path prints them to the
+// kernel log only, and this one is empty.
+std::string context_log(int fs) {
+  std::string out;
+  char buf[512];
+  for (int i = 0; i < 8; ++i) {
+    ssize_t n = read(fs, buf, sizeof buf);
+    if (n <= 0) break;
+    std::string message(buf, static_cast<size_t>(n));
+    if (message.size() > 2 && message[1] == ' ') message.erase(0, 2);
+    out += (out.empty() ? "" : "; ") + message;
+  }
+  return out;
+}
+
+struct Layers {
+  UniqueFd lower;    // the release, bound read-only in this namespace
+  UniqueFd scratch;  // --volatile: the tmpfs holding upper and work
+  UniqueFd upper;
+  UniqueFd work;
+  std::string upper_text;  // for messages
+  std::vector<std::pair<int, std::string>> names;
+};
+
+// The tmpfs of --volatile, attached (stacked over the release, under the overlay that will cover both) before
+// overlayfs takes layers from it: see the header. Its pages are charged to the memory cgroup of whoever writes,
+// so --memory bounds it too.
+void make_volatile_layers(Layers& l, const struct stat& release_root) {
+  l.scratch = new_filesystem("tmpfs", {{"mode", "0700"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "the tmpfs of --volatile");
+  if (mkdirat(l.scratch.get(), "upper", 0700) < 0 || mkdirat(l.scratch.get(), "work", 0700) < 0)
+    throw_errno("cannot make the upper and work directories of --volatile");
+  // The upper root is the jail's "/" to overlayfs: it must look like the release's root (state_dir.h).
+  if (fchownat(l.scratch.get(), "upper", release_root.st_uid, release_root.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+      fchmodat(l.scratch.get(), "upper", release_root.st_mode & 07777, 0) < 0)
+    throw_errno("cannot give the upper directory of --volatile the mode and owner of the release's root");
+  attach_mount(l.scratch.get(), l.lower.get(), "the tmpfs of --volatile");
+  for (auto [name, fd] : {std::pair{"upper", &l.upper}, std::pair{"work", &l.work}}) {
+    *fd = UniqueFd(openat(l.scratch.get(), name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!*fd) throw_errno(std::string("cannot open the ") + name + " directory of --volatile");
+  }
+  l.upper_text = "a tmpfs (--volatile)";
+}
+
+void open_state_layers(Layers& l, const MountPlan& plan) {
+  UniqueFd dest(open(plan.dest.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dest) throw_errno("cannot open " + plan.dest);
+  StateDirs dirs = open_state_dirs(dest.get(), plan.dest, plan.release);
+  l.upper = std::move(dirs.upper);
+  l.work = std::move(dirs.work);
+  l.upper_text = plan.dest + "/" + state_dir_name(plan.release) + "/upper";
+}
+
+// `release`: the release's directory as the host's mount has it (not the mounts stacked over it here).
+std::string advice(const MountPlan& plan, int release) {
+  const std::string fs = filesystem_type(release);
+  if (plan.root == RootMode::Volatile)
+    return "; the release is on " + fs + ": if overlayfs cannot take that as its lower layer, run with --read-only";
+  const std::string way_out = "run with --volatile (the service's writes in memory, forgotten at exit) or, if that "
+                              "fails too, --read-only";
+  // Filesystems overlayfs takes as an upper layer (xattrs, RENAME_WHITEOUT, d_type): the cause is elsewhere.
+  for (const char* known : {"ext4", "ext3", "ext2", "xfs", "btrfs", "tmpfs", "f2fs"})
+    if (fs == known) return "; " + plan.dest + " is on " + fs + ", which overlayfs supports as an upper layer: " + way_out;
+  return "; " + plan.dest + " is on " + fs + ", and run keeps a release's state there with overlayfs, which needs a "
+         "filesystem it can write its upper layer on (ext4, xfs, btrfs, tmpfs; not overlayfs, NFS or FUSE): " + way_out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> overlay_options() {
+  return {{"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}, {"xino", "off"}};
+}
+
+UniqueFd mount_overlay_root(const MountPlan& plan) {
+  UniqueFd release(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!release) throw_errno("cannot open the rootfs " + plan.rootfs);
+  struct stat release_root {};
+  if (fstat(release.get(), &release_root) < 0) throw_errno("cannot stat the rootfs " + plan.rootfs);
+
+  Layers l;
+  // overlayfs never writes its lower layer; bound read-only, the release cannot be written through this
+  // namespace by any path at all, and reads do not even update its atimes.
+  l.lower = clone_tree(release.get(), "", false, "the release " + plan.rootfs);
+  set_attrs(l.lower.get(), MOUNT_ATTR_RDONLY, false, "the release " + plan.rootfs);
+  attach_mount(l.lower.get(), release.get(), "the release " + plan.rootfs);
+  if (plan.root == RootMode::Volatile)
+    make_volatile_layers(l, release_root);
+  else
+    open_state_layers(l, plan);
+  l.names = {{l.lower.get(), plan.rootfs}, {l.upper.get(), l.upper_text}, {l.work.get(), "its work directory"}};
+
+  const std::string what = "the jail's root (overlayfs over the release " + plan.rootfs + ", upper layer " + l.upper_text + ")";
+  UniqueFd fs(fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs) {
+    if (errno == ENODEV)
+      throw Error("cannot mount " + what + ": this kernel has no overlayfs (modprobe overlay), which run needs to "
+                  "keep a release unwritten: run with --read-only");
+    throw_errno("cannot mount " + what + " (fsopen overlay)");
+  }
+  auto fail = [&](const std::string& step) {
+    int err = errno;
+    std::string said = name_fd_paths(context_log(fs.get()), l.names);
+    // overlayfs makes its work directory mode 0 and works in it with the mounter's credentials: a root without
+    // CAP_DAC_OVERRIDE (a reduced bounding set, an LSM) cannot mount one anywhere.
+    if (err == EACCES)
+      throw Error("cannot mount " + what + ": " + step + errno_text(err) + " (overlayfs needs CAP_DAC_OVERRIDE for its "
+                  "work directory, which droot-exec may lack here): run with --read-only");
+    throw Error("cannot mount " + what + ": " + step + errno_text(err) +
+                (said.empty() ? " (overlayfs says why in the kernel log: dmesg)" : " (" + said + ")") + advice(plan, release.get()));
+  };
+  std::vector<std::pair<std::string, std::string>> options = {
+      {"source", "droot"}, {"lowerdir", fd_path(l.lower.get())}, {"upperdir", fd_path(l.upper.get())},
+      {"workdir", fd_path(l.work.get())}};
+  for (const auto& o : overlay_options()) options.push_back(o);
+  for (const auto& [key, value] : options)
+    if (fsconfig(fs.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) < 0) fail("option " + key + ": ");
+  if (fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) fail("");
+  UniqueFd mnt(fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV));
+  if (!mnt) throw_errno("cannot mount " + what + " (fsmount)");
+  // When overlayfs cannot set up its work directory (no xattrs, no RENAME_WHITEOUT or O_TMPFILE on the upper
+  // filesystem), it does not fail: it mounts read-only and warns in dmesg. A run must then stop, not start a
+  // service on a root it cannot write.
+  struct statvfs sv {};
+  if (fstatvfs(mnt.get(), &sv) < 0) throw_errno("cannot stat " + what);
+  if (sv.f_flag & ST_RDONLY)
+    throw Error("cannot mount " + what + ": overlayfs came up read-only, so it cannot use " + l.upper_text +
+                " (dmesg says why)" + advice(plan, release.get()));
+  attach_mount(mnt.get(), l.scratch ? l.scratch.get() : l.lower.get(), what);
+  return mnt;
+}
+
+std::string filesystem_type(int fd) {
+  const std::string unknown = "an unknown filesystem";
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) < 0 || !(stx.stx_mask & STATX_MNT_ID))
+    return unknown;
+  std::string table;
+  try {
+    table = read_file("/proc/self/mountinfo", 16 << 20);
+  } catch (const Error&) {
+    return unknown;
+  }
+  // "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw": the id first, the type after " - ".
+  const std::string id = std::to_string(stx.stx_mnt_id) + " ";
+  size_t pos = 0;
+  while (pos < table.size()) {
+    size_t nl = table.find('\n', pos);
+    if (nl == std::string::npos) nl = table.size();
+    std::string_view line(table.data() + pos, nl - pos);
+    pos = nl + 1;
+    if (line.substr(0, id.size()) != id) continue;
+    size_t dash = line.find(" - ");
+    if (dash == std::string_view::npos) return unknown;
+    std::string_view type = line.substr(dash + 3);
+    return std::string(type.substr(0, type.find(' ')));
+  }
+  return unknown;
+}
+
+std::string name_fd_paths(const std::string& text, const std::vector<std::pair<int, std::string>>& names) {
+  const std::string prefix = "/proc/self/fd/";
+  std::string out;
+  size_t pos = 0;
+  for (size_t at; (at = text.find(prefix, pos)) != std::string::npos;) {
+    size_t end = at + prefix.size();
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    std::string number = text.substr(at + prefix.size(), end - at - prefix.size());
+    out += text.substr(pos, at - pos);
+    std::string replacement = text.substr(at, end - at);
+    for (const auto& [fd, name] : names)
+      if (!number.empty() && std::to_string(fd) == number) replacement = name;
+    out += replacement;
+    pos = end;
+  }
+  return out + text.substr(pos);
+}
+
+}  // namespace droot::exec

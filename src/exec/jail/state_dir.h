@@ -1,0 +1,70 @@
+// A release's state: what `run`'s jail writes over it. Releases are immutable — their regular files are hard
+// links into DEST/objects/ shared with other releases, so a write into one would change them all (issue 16) —
+// and the jail's root is an overlayfs whose lower layer is the release and whose upper layer lives here:
+//
+//   DEST/state/                     0700, root's
+//   DEST/state/<release>/           0700, root's; flock()ed for the whole run that mounts it (overlay_root.h)
+//   DEST/state/<release>/upper/     what the service wrote: new and changed files, whiteouts (char 0/0) for
+//                                   deleted ones, trusted.overlay.opaque on re-created directories. Mode and
+//                                   owner are the release root's: overlayfs shows the upper root as the jail's
+//                                   "/" (a 0700 "/" would lock a non-root --user out of everything)
+//   DEST/state/<release>/work/      overlayfs's scratch directory (must be on upper's filesystem), 0700
+//
+// What a service writes persists across restarts of that release, as a container's writable layer does; a
+// new release starts with an empty state. `droot-exec check --changes` lists upper (state_changes.h); prune
+// removes DEST/state/<release> together with its release.
+//
+// Everything is made and opened beneath a DEST fd with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+// RESOLVE_NO_XDEV) (beneath.h): a symlink or a mount planted in DEST/state is refused, never followed.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <optional>
+#include <string>
+
+#include "fd.h"
+
+namespace droot::exec {
+
+inline constexpr const char* kStateDir = "state";
+
+// "state/<release>", relative to DEST: the directory prune removes with the release.
+std::string state_dir_name(const std::string& release);
+
+// A release of a deploy directory: DEST's real path and the release's name under DEST/releases/.
+struct ReleaseRef {
+  std::string dest;
+  std::string name;
+};
+
+// Whether the real path `rootfs` (no symlinks, as realpath(3) gives) is DEST/releases/<name> of a deploy
+// directory: its parent is called `releases` and DEST has a `current` symlink or deploy's lock file. A rootfs
+// given by hand as DEST/releases/<name> is then still run over its state, never written.
+std::optional<ReleaseRef> release_of(const std::string& rootfs);
+
+struct StateDirs {
+  UniqueFd dir;    // state/<release>, O_RDONLY: the lock is taken on it
+  UniqueFd upper;  // O_PATH
+  UniqueFd work;   // O_PATH
+};
+
+// Makes what is missing of state/<release>/{upper,work} beneath `dest_fd` (`dest` names it in messages);
+// a new upper gets `release_root`'s mode and owner. Refuses directories that are not root's (the euid's) or
+// that group or others may write: whoever can write upper decides what the jail's root holds.
+StateDirs make_state_dirs(int dest_fd, const std::string& dest, const std::string& release,
+                          const struct stat& release_root);
+
+// Opens state/<release>/{upper,work}, made before (inside the jail's mount namespace, where overlayfs must
+// find them).
+StateDirs open_state_dirs(int dest_fd, const std::string& dest, const std::string& release);
+
+// flock(LOCK_EX | LOCK_NB) on state/<release>, held as long as `dirs.dir` is open in this process: overlayfs
+// leaves it undefined what two mounts sharing one upper layer see (the kernel only warns), so a second run of
+// the same release is refused, naming the way out (--volatile, --read-only).
+void lock_state(const StateDirs& dirs, const std::string& dest, const std::string& release);
+
+// Whether another process holds the lock of state/<release> (for prune: a release whose state is mounted).
+bool state_in_use(int state_dir_fd);
+
+}  // namespace droot::exec

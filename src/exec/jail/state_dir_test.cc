@@ -1,0 +1,112 @@
+#include "state_dir.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../../tests/hostile/scratch_dir.h"
+#include "error.h"
+#include "io.h"
+
+using namespace droot;
+using namespace droot::exec;
+
+namespace {
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(lstat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+struct Dest {
+  testing::ScratchDir dir;
+  UniqueFd fd;
+  struct stat root {};
+
+  Dest() {
+    REQUIRE(mkdir((dir / "releases").c_str(), 0755) == 0);
+    REQUIRE(mkdir((dir / "releases/r1").c_str(), 0751) == 0);
+    REQUIRE(chmod((dir / "releases/r1").c_str(), 0751) == 0);
+    REQUIRE(symlink("releases/r1", (dir / "current").c_str()) == 0);
+    REQUIRE(stat((dir / "releases/r1").c_str(), &root) == 0);
+    fd = open_or_throw(dir.path(), O_PATH | O_DIRECTORY);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the state of a release is DEST/state/<release>") {
+  CHECK(state_dir_name("20250101T000000-abcdef012345") == "state/20250101T000000-abcdef012345");
+}
+
+TEST_CASE("a release is recognised by its place in a deploy directory, not by its name") {
+  Dest d;
+  auto ref = release_of(d.dir / "releases/r1");
+  REQUIRE(ref);
+  CHECK(ref->dest == d.dir.path());
+  CHECK(ref->name == "r1");
+  // Without `current` a deploy's lock file marks DEST as well.
+  REQUIRE(unlink((d.dir / "current").c_str()) == 0);
+  CHECK_FALSE(release_of(d.dir / "releases/r1"));
+  { UniqueFd lock = open_or_throw(d.dir / ".droot.lock", O_WRONLY | O_CREAT, 0600); }
+  CHECK(release_of(d.dir / "releases/r1"));
+  // Not a release: the directory itself, something under a release, a rootfs elsewhere.
+  CHECK_FALSE(release_of(d.dir / "releases"));
+  CHECK_FALSE(release_of(d.dir / "releases/r1/etc"));
+  CHECK_FALSE(release_of(d.dir.path()));
+  CHECK_FALSE(release_of("/"));
+  testing::ScratchDir other;
+  REQUIRE(mkdir((other / "releases").c_str(), 0755) == 0);
+  CHECK_FALSE(release_of(other / "releases/x"));  // no current, no lock: not a deploy directory
+}
+
+TEST_CASE("state dirs are made 0700, upper with the release root's mode, and reused as they are") {
+  Dest d;
+  StateDirs s = make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root);
+  CHECK(mode_of(d.dir / "state") == 0700);
+  CHECK(mode_of(d.dir / "state/r1") == 0700);
+  CHECK(mode_of(d.dir / "state/r1/work") == 0700);
+  CHECK(mode_of(d.dir / "state/r1/upper") == 0751);  // overlayfs shows it as the jail's "/"
+  CHECK(s.dir.valid());
+  CHECK(s.upper.valid());
+  CHECK(s.work.valid());
+  // A later run leaves them alone (the service may have changed "/"'s mode: that is its state).
+  REQUIRE(chmod((d.dir / "state/r1/upper").c_str(), 0755) == 0);
+  make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root);
+  CHECK(mode_of(d.dir / "state/r1/upper") == 0755);
+  StateDirs again = open_state_dirs(d.fd.get(), d.dir.path(), "r1");
+  CHECK(again.upper.valid());
+  CHECK_THROWS_WITH(open_state_dirs(d.fd.get(), d.dir.path(), "r2"), doctest::Contains("does not exist"));
+  CHECK_THROWS_WITH(make_state_dirs(d.fd.get(), d.dir.path(), "..", d.root), doctest::Contains("not a release name"));
+}
+
+TEST_CASE("a symlinked or group-writable state is refused, never followed or used") {
+  Dest d;
+  testing::ScratchDir elsewhere;
+  REQUIRE(symlink(elsewhere.path().c_str(), (d.dir / "state").c_str()) == 0);
+  CHECK_THROWS_WITH(make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root), doctest::Contains("symlink"));
+  CHECK(access((elsewhere / "r1").c_str(), F_OK) != 0);
+
+  REQUIRE(unlink((d.dir / "state").c_str()) == 0);
+  REQUIRE(mkdir((d.dir / "state").c_str(), 0700) == 0);
+  REQUIRE(chmod((d.dir / "state").c_str(), 0770) == 0);
+  CHECK_THROWS_WITH(make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root), doctest::Contains("mode 0770"));
+  REQUIRE(chmod((d.dir / "state").c_str(), 0700) == 0);
+  REQUIRE(symlink(elsewhere.path().c_str(), (d.dir / "state/r1").c_str()) == 0);
+  CHECK_THROWS_WITH(make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root), doctest::Contains("symlink"));
+}
+
+TEST_CASE("one run at a time holds a release's state") {
+  Dest d;
+  StateDirs first = make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root);
+  CHECK_FALSE(state_in_use(first.dir.get()));
+  lock_state(first, d.dir.path(), "r1");
+  CHECK(state_in_use(first.dir.get()));
+  StateDirs second = open_state_dirs(d.fd.get(), d.dir.path(), "r1");
+  CHECK_THROWS_WITH(lock_state(second, d.dir.path(), "r1"), doctest::Contains("in use by another run of it"));
+  CHECK_THROWS_WITH(lock_state(second, d.dir.path(), "r1"), doctest::Contains("--volatile"));
+  first.dir.reset();  // the run ended
+  CHECK_NOTHROW(lock_state(second, d.dir.path(), "r1"));
+}
