@@ -498,6 +498,13 @@ test_a_damaged_object_is_never_linked_again() {
   run "$EXEC" check dest
   assert_status 1
   assert_contains "$out" "etc/passwd"
+  # check --objects reads the whole store: the object is named, with the sha256 it has now
+  run "$EXEC" check --objects dest
+  assert_status 1
+  assert_contains "$out" "damaged  objects/${sha:0:2}/${sha:2}-0644-0-0-1700000000.000000000: content differs (sha256 $(sha256sum <"$obj" | cut -c1-64))"
+  assert_contains "$out" "objects: 8 checked"
+  run "$EXEC" check --objects --json dest
+  assert_eq "false 1" "$(jq -r '"\(.clean) \(.objects.damaged | length)"' <<<"$out")"
   # a delta that needs it is refused, naming it
   run "$EXEC" deploy -p art/test.pub "$(gen delta v2)" dest
   assert_status 125
@@ -513,6 +520,9 @@ test_a_damaged_object_is_never_linked_again() {
   assert_eq "$sha" "$(sha256sum "$r2/etc/passwd" | cut -c1-64)"
   run "$EXEC" check dest
   assert_status 0
+  run "$EXEC" check --objects dest  # the store is whole again: the damaged inode has no object name any more
+  assert_status 0
+  assert_contains "$out" "0 damaged"
   run "$EXEC" check "$r1"
   assert_status 1
 }

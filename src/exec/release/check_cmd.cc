@@ -17,6 +17,8 @@
 #include "kernel_features.h"
 #include "mtree.h"
 #include "release_store.h"
+#include "object_check.h"
+#include "object_store.h"
 #include "state_changes.h"
 #include "state_dir.h"
 #include "tree_check.h"
@@ -122,6 +124,8 @@ int cmd_check(int argc, char** argv) {
   opts.add_options()("json", "print one JSON object")("q,quiet", "print nothing; the exit status tells")(
       "changes", "also list what run's jail wrote over the release (DEST/state/<release>/upper: added, modified, "
                  "deleted); not drift, the exit status ignores it")(
+      "objects", "also read every object of DEST's store and compare it with its name (content sha256, mode, owner, "
+                 "mtime): reads every stored byte once")(
       "h,help", "show this help")("root", "", cxxopts::value<std::string>());
   opts.parse_positional({"root"});
   auto args = opts.parse(argc, argv);
@@ -134,14 +138,29 @@ int cmd_check(int argc, char** argv) {
   CheckedRoot root = open_checked_root(args["root"].as<std::string>());
   std::optional<StateReport> state;
   if (args.count("changes")) state = read_state(root);
+  std::optional<ObjectCheck> objects;
+  if (args.count("objects")) {
+    const std::string dest = args["root"].as<std::string>();
+    UniqueFd dest_fd = open_or_throw(dest, O_RDONLY | O_DIRECTORY);
+    ObjectStore store(dest_fd.get(), dest, /*create=*/false);
+    if (!store.exists()) throw Error("check: --objects: " + dest + " has no object store (DEST/objects); give a deploy directory");
+    objects = check_objects(store, ::geteuid() == 0);
+  }
   TreeCheck result = check_tree(root.fd.get(), root.path);
   const std::vector<Difference>& diffs = result.differences;
+  const bool damaged = objects && !objects->damaged.empty();
   if (args.count("json")) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& d : diffs) list.push_back({{"kind", kind_name(d.kind)}, {"path", d.path}, {"detail", d.detail}});
     nlohmann::json out = {{"root", root.path}, {"clean", diffs.empty()}, {"differences", list},
                           {"run_mountpoints", result.run_mountpoints}};
     if (state) out["state"] = state_json(*state);
+    if (objects) {
+      nlohmann::json bad = nlohmann::json::array();
+      for (const auto& o : objects->damaged) bad.push_back({{"object", o.object}, {"detail", o.detail}});
+      out["objects"] = {{"checked", objects->checked}, {"bytes", objects->bytes}, {"unused", objects->unused}, {"damaged", bad}};
+      out["clean"] = diffs.empty() && !damaged;
+    }
     std::printf("%s\n", out.dump().c_str());
   } else if (!args.count("quiet")) {
     for (const auto& d : diffs)
@@ -152,8 +171,14 @@ int cmd_check(int argc, char** argv) {
     if (diffs.empty()) std::printf("%s: clean, matches its manifest\n", root.path.c_str());
     else std::printf("%s: %zu difference(s) from its manifest\n", root.path.c_str(), diffs.size());
     if (state) print_state(*state);
+    if (objects) {
+      for (const auto& o : objects->damaged) std::printf("%-8s objects/%s: %s\n", "damaged", o.object.c_str(), o.detail.c_str());
+      std::printf("objects: %llu checked (%llu bytes read), %zu damaged, %llu linked by no release\n",
+                  static_cast<unsigned long long>(objects->checked), static_cast<unsigned long long>(objects->bytes),
+                  objects->damaged.size(), static_cast<unsigned long long>(objects->unused));
+    }
   }
-  return diffs.empty() ? 0 : kExitDrift;
+  return diffs.empty() && !damaged ? 0 : kExitDrift;
 }
 
 }  // namespace droot::exec
