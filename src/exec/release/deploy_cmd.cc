@@ -179,6 +179,7 @@ int cmd_deploy(int argc, char** argv) {
   if (!art.is_signed) say(o, "warning: " + art.name + " is not signed (accepted because of --insecure-unsigned)");
   ObjectStore objects(store.dest_fd(), o.dest, /*create=*/true);
   if (!stale.empty()) objects.collect_garbage();  // what the interrupted deploy had stored
+  objects.begin_deploy();
   const bool owners = ::geteuid() == 0;
   DeltaNeeds needs = delta_needs({art.fd.get(), art.payload_size, art.payload_sha256, art.name}, objects, owners);
   if (needs.missing || needs.damaged) throw Error(delta_refusal(needs, art.name, o.dest));

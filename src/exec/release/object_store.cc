@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <utility>
 #include <cstdio>
 
 #include "beneath.h"
@@ -159,14 +161,73 @@ void ObjectStore::forget(const ObjectKey& key) const {
     throw_errno("cannot remove the damaged object " + path_ + "/" + key.path());
 }
 
+namespace {
+
+constexpr size_t kBloomWords = (1 << 20) / sizeof(uint64_t);  // 1 MiB: 8 Mbit
+constexpr int kBloomHashes = 4;
+
+uint64_t mix(uint64_t x) {  // splitmix64's finaliser
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// Two independent 64-bit hashes of everything in the key (double hashing gives the rest).
+std::pair<uint64_t, uint64_t> key_hashes(const ObjectKey& k) {
+  uint64_t a = 0, b = 0;
+  std::memcpy(&a, k.sha256.data(), 8);
+  std::memcpy(&b, k.sha256.data() + 8, 8);
+  uint64_t meta = mix(uint64_t{k.mode} << 32 ^ k.uid) ^ mix(uint64_t{k.gid} << 1 ^ static_cast<uint64_t>(k.mtime.tv_sec)) ^
+                  mix(static_cast<uint64_t>(k.mtime.tv_nsec) + k.capability.size());
+  for (unsigned char c : k.capability) meta = mix(meta ^ c);
+  return {mix(a ^ meta), mix(b + meta) | 1};
+}
+
+}  // namespace
+
+void ObjectStore::begin_deploy() {
+  added_.clear();
+  if (!fd_) return;
+  for (const auto& d : dir_names(fd_.get(), path_)) {
+    uint8_t index = 0;
+    if (d.size() == 2 && parse_hex(d, &index)) return;  // objects are stored: every lookup asks the kernel
+  }
+  added_.assign(kBloomWords, 0);
+}
+
+bool ObjectStore::maybe_stored(const ObjectKey& key) const {
+  if (added_.empty()) return true;
+  auto [h1, h2] = key_hashes(key);
+  for (int i = 0; i < kBloomHashes; ++i) {
+    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % (kBloomWords * 64);
+    if (!(added_[bit / 64] & (uint64_t{1} << (bit % 64)))) return false;
+  }
+  return true;
+}
+
+void ObjectStore::remember(const ObjectKey& key) const {
+  if (added_.empty()) return;
+  auto [h1, h2] = key_hashes(key);
+  for (int i = 0; i < kBloomHashes; ++i) {
+    uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % (kBloomWords * 64);
+    added_[bit / 64] |= uint64_t{1} << (bit % 64);
+  }
+}
+
 void ObjectStore::adopt(int parent, const std::string& name, const ObjectKey& key, const std::string& shown) const {
   int dir = fanout(key.dir(), true);
   // flags 0: `name` was created by this deploy an instant ago in its private directory; never a symlink.
   if (::linkat(parent, name.c_str(), dir, key.name().c_str(), 0) != 0)
     throw_errno("cannot store '" + shown + "' as the object " + path_ + "/" + key.path());
+  remember(key);
 }
 
 bool ObjectStore::try_link(const ObjectKey& key, int parent, const std::string& name) const {
+  // A store that was empty when this deploy began holds only what the deploy added: if the filter has not
+  // seen the key, the object is not there (a Bloom filter has no false negatives).
+  if (!maybe_stored(key)) return false;
   int dir = fanout(key.dir(), false);
   if (dir < 0) return false;
   if (::linkat(dir, key.name().c_str(), parent, name.c_str(), 0) == 0) return true;

@@ -90,3 +90,21 @@ TEST_CASE("an object changed on disk is damaged, never present") {
   objects.forget(k);
   CHECK(objects.find(k, 7, true, nullptr) == ObjectStore::Found::absent);
 }
+
+TEST_CASE("a deploy into an empty store finds what it added itself, and nothing else") {
+  ScratchDir dir;
+  UniqueFd dest(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY));
+  ObjectStore objects(dest.get(), dir.path(), true);
+  objects.begin_deploy();  // empty: the filter is in use
+  ObjectKey k = key_for("content", 0644);
+  CHECK_FALSE(objects.try_link(k, dest.get(), "a"));
+  store(objects, dest.get(), k, "content");
+  CHECK(objects.try_link(k, dest.get(), "a"));  // added by this deploy: the filter says maybe, the kernel links
+  for (int i = 0; i < 1000; ++i) CHECK_FALSE(objects.try_link(key_for("other " + std::to_string(i), 0644), dest.get(), "b"));
+  // another key with the same content but another mode is another object
+  CHECK_FALSE(objects.try_link(key_for("content", 0600), dest.get(), "c"));
+  // a second deploy into the now non-empty store asks the kernel every time
+  ObjectStore again(dest.get(), dir.path(), false);
+  again.begin_deploy();
+  CHECK(again.try_link(k, dest.get(), "d"));
+}
