@@ -80,7 +80,7 @@ Deployed build_release(const ReleaseStore& store, const ObjectStore& objects, co
   // One syncfs for the whole tree instead of an fsync per file: the data and the directory entries must be
   // on disk before the rename makes the release visible, or a crash could publish empty files.
   if (::syncfs(temp.fd()) != 0) throw_errno("cannot sync the new release in " + store.releases_path());
-  signals.poll();
+  signals.poll_now();
   d.release = store.publish(temp, art.payload_sha256);
   d.previous = store.current();
   store.switch_current(d.release);

@@ -17,6 +17,15 @@ SignalDeferral::SignalDeferral() {
 SignalDeferral::~SignalDeferral() { ::sigprocmask(SIG_SETMASK, &previous_, nullptr); }
 
 void SignalDeferral::poll() const {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  const long long ms = (now.tv_sec - last_poll_.tv_sec) * 1000LL + (now.tv_nsec - last_poll_.tv_nsec) / 1000000;
+  if (ms < 10) return;
+  last_poll_ = now;
+  poll_now();
+}
+
+void SignalDeferral::poll_now() const {
   sigset_t pending;
   if (::sigpending(&pending) != 0) throw_errno("cannot read the pending signals");
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
