@@ -9,7 +9,8 @@ namespace droot {
 using nlohmann::json;
 
 std::string make_config_json(const ImageInfo& image, const json& image_config, int64_t source_date_epoch,
-                             const std::string& packer, const std::vector<DeltaBase>& delta_bases) {
+                             const std::string& packer, const std::vector<DeltaBase>& delta_bases,
+                             uint64_t dropped_dev_special_files) {
   json doc = json::object();
   doc["droot_artifact"] = delta_bases.empty() ? kArtifactVersion : kDeltaArtifactVersion;
   if (!delta_bases.empty()) {
@@ -17,6 +18,7 @@ std::string make_config_json(const ImageInfo& image, const json& image_config, i
     for (const auto& b : delta_bases) bases.push_back({{"image", b.image}, {"id", b.id}, {"payload_sha256", b.payload_sha256}});
     doc["delta"] = {{"bases", std::move(bases)}};
   }
+  if (dropped_dev_special_files != 0) doc["dropped_dev_special_files"] = dropped_dev_special_files;
   doc["image"] = {{"ref", image.ref},         {"id", image.id},
                   {"repo_digests", image.repo_digests}, {"created", image.created},
                   {"os", image.os},           {"architecture", image.architecture}};
@@ -118,6 +120,12 @@ ArtifactConfig parse_config_json(const std::string& text, const std::string& sou
   if (v == kArtifactVersion && delta != doc.end())
     throw Error(source + ": a version 1 (full) artifact must not have a \"delta\" object (a delta is version 2)");
   if (v == kDeltaArtifactVersion) out.delta_bases = parse_delta_bases(doc, source);
+  if (auto dropped = doc.find("dropped_dev_special_files"); dropped != doc.end()) {
+    if (!dropped->is_number_unsigned())
+      throw Error(source + ": dropped_dev_special_files must be a non-negative integer (the special files under dev/ "
+                  "droot-pack left out)");
+    out.dropped_dev_special_files = dropped->get<uint64_t>();
+  }
   if (auto image = doc.find("image"); image != doc.end() && image->is_object()) {
     out.image.ref = string_field(*image, "ref", source);
     out.image.id = string_field(*image, "id", source);

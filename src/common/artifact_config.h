@@ -36,9 +36,12 @@ struct DeltaBase {
 
 // Builds config.json's text: `image_config` is the Engine's `.Config` object, kept as returned. With no
 // `delta_bases`, a full artifact (version 1, the same bytes as ever); with some, a delta (version 2 and a
-// "delta": {"bases": [...]} object, bases in the order given).
+// "delta": {"bases": [...]} object, bases in the order given). `dropped_dev_special_files`, the special files
+// under dev/ droot-pack left out (droot-artifact(5), "Special files"), is written only when it is not 0, so
+// an image without any gives the same bytes as before the field existed.
 std::string make_config_json(const ImageInfo& image, const nlohmann::json& image_config, int64_t source_date_epoch,
-                             const std::string& packer, const std::vector<DeltaBase>& delta_bases = {});
+                             const std::string& packer, const std::vector<DeltaBase>& delta_bases = {},
+                             uint64_t dropped_dev_special_files = 0);
 
 // One KEY=VALUE line per Env entry that has a '=' and no newline (values keep '=' and spaces).
 std::string make_drootenv(const nlohmann::json& env);
@@ -62,12 +65,14 @@ struct ArtifactConfig {
   int64_t source_date_epoch = 0;
   std::string packer;
   std::vector<DeltaBase> delta_bases;  // a delta's bases, in the order they were given; empty for version 1
+  uint64_t dropped_dev_special_files = 0;  // "dropped_dev_special_files", optional (absent: 0)
 
   bool is_delta() const { return !delta_bases.empty(); }
 };
 
 // Throws Error naming `source` on malformed or unsupported (newer version) documents: version 1 must have no
-// "delta", version 2 needs delta.bases, non-empty, each with a 64-hex payload_sha256.
+// "delta", version 2 needs delta.bases, non-empty, each with a 64-hex payload_sha256; an optional
+// "dropped_dev_special_files" must be a non-negative integer.
 ArtifactConfig parse_config_json(const std::string& text, const std::string& source);
 
 // Seconds since the epoch for an RFC 3339 time as the Engine prints it ("2024-01-02T03:04:05.123456789Z").

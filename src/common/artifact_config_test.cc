@@ -93,3 +93,32 @@ TEST_CASE("delta objects of the wrong version or shape are refused") {
   CHECK(ok.delta_bases[0].payload_sha256 == hex);
   CHECK(ok.delta_bases[0].image.empty());
 }
+
+TEST_CASE("the count of special files dropped under dev/ is written only when there are some, and read back") {
+  ImageInfo img{"deb:12", "sha256:d", {}, "2024-01-02T03:04:05Z", "linux", "amd64"};
+  // None dropped: the very bytes every artifact had before the field existed.
+  const std::string none = make_config_json(img, json::object(), 1700000000, "p");
+  CHECK(none == make_config_json(img, json::object(), 1700000000, "p", {}, 0));
+  CHECK(none.find("dropped") == std::string::npos);
+  CHECK(parse_config_json(none, "c.json").dropped_dev_special_files == 0);
+
+  const std::string some = make_config_json(img, json::object(), 1700000000, "p", {}, 12);
+  CHECK(some.find("\"dropped_dev_special_files\": 12") != std::string::npos);
+  CHECK(json::parse(some).size() == json::parse(none).size() + 1);
+  const ArtifactConfig back = parse_config_json(some, "c.json");
+  CHECK(back.dropped_dev_special_files == 12);
+  CHECK(back.version == 1);
+  CHECK(make_config_json(img, json::object(), 1700000000, "p", {}, back.dropped_dev_special_files) == some);
+
+  // In a delta too.
+  std::vector<DeltaBase> bases{{"deb:11", "sha256:e", std::string(64, 'a')}};
+  const ArtifactConfig delta = parse_config_json(make_config_json(img, json::object(), 1, "p", bases, 3), "c.json");
+  CHECK(delta.is_delta());
+  CHECK(delta.dropped_dev_special_files == 3);
+
+  // An explicit 0 is accepted; anything but a non-negative integer is not.
+  CHECK(parse_config_json("{\"droot_artifact\": 1, \"dropped_dev_special_files\": 0}", "c.json").dropped_dev_special_files == 0);
+  for (const char* bad : {"-1", "1.5", "\"3\"", "null", "{}"})
+    CHECK_THROWS_WITH(parse_config_json(std::string("{\"droot_artifact\": 1, \"dropped_dev_special_files\": ") + bad + "}", "c.json"),
+                      doctest::Contains("c.json: dropped_dev_special_files must be a non-negative integer"));
+}

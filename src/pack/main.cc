@@ -140,6 +140,13 @@ int pack_main(int argc, char** argv) {
     po.pull.docker_config = docker_config_path(process_environment());
     if (!is_image_id(po.image)) parse_image_ref(po.image);  // a name that cannot be pulled fails before any I/O
   }
+  // Special files outside dev/ are kept, and deploy refuses them unless --allow-devices: say so, each by path
+  // (with --json, in the summary instead).
+  if (!quiet && !args.count("json"))
+    po.on_special_file = [](const std::string& path, const std::string& kind) {
+      std::fprintf(stderr, "droot-pack: warning: %s is a %s outside dev/: kept in the artifact, but droot-exec deploy "
+                   "refuses it unless given --allow-devices\n", path.c_str(), kind.c_str());
+    };
   int timeout = args["timeout"].as<int>();
   if (timeout < 1) throw Error("--timeout must be at least 1 second");
 
@@ -158,7 +165,10 @@ int pack_main(int argc, char** argv) {
                         {"key_id", r.key_id},           {"signed", !r.key_id.empty()},
                         {"compression", compression_name(po.compression.compression)},
                         {"files", r.files},             {"seconds", r.seconds},
-                        {"pulled", r.pulled}};
+                        {"pulled", r.pulled},
+                        {"dev_special_files_dropped", r.dev_special_files_dropped},
+                        {"special_files_kept", r.special_files_kept},
+                        {"special_files_kept_paths", r.special_files_kept_paths}};
     if (!r.bases.empty()) {
       nlohmann::json bases = nlohmann::json::array();
       for (const auto& b : r.bases)
@@ -170,9 +180,16 @@ int pack_main(int argc, char** argv) {
     }
     std::fprintf(stderr, "%s\n", j.dump().c_str());
   } else if (!quiet) {
-    std::fprintf(stderr, "packed %s (%s) into %s: %llu files, %s exported, %s artifact, %.1fs%s\n", r.image_ref.c_str(),
+    std::string specials;
+    if (r.dev_special_files_dropped != 0)
+      specials += ", " + std::to_string(r.dev_special_files_dropped) + " special file" +
+                  (r.dev_special_files_dropped == 1 ? "" : "s") + " under dev/ dropped";
+    if (r.special_files_kept != 0)
+      specials += ", " + std::to_string(r.special_files_kept) + " special file" + (r.special_files_kept == 1 ? "" : "s") +
+                  " elsewhere kept (deploy needs --allow-devices)";
+    std::fprintf(stderr, "packed %s (%s) into %s: %llu files%s, %s exported, %s artifact, %.1fs%s\n", r.image_ref.c_str(),
                  r.image_id.substr(0, 19).c_str(), r.artifact == "-" ? "stdout" : r.artifact.c_str(),
-                 static_cast<unsigned long long>(r.files), human_bytes(r.exported_bytes).c_str(),
+                 static_cast<unsigned long long>(r.files), specials.c_str(), human_bytes(r.exported_bytes).c_str(),
                  human_bytes(r.artifact_bytes).c_str(), r.seconds,
                  r.key_id.empty() ? ", UNSIGNED" : (", signed by key " + r.key_id).c_str());
     if (!r.bases.empty()) {

@@ -21,6 +21,7 @@
 #include "object_key.h"
 #include "progress.h"
 #include "signals.h"
+#include "special_files.h"
 
 namespace droot::pack {
 namespace {
@@ -68,31 +69,14 @@ class Output {
   std::unique_ptr<TempFile> artifact_;
 };
 
-la_ssize_t read_pipe(archive* a, void* fdp, const void** buf) {
-  static thread_local std::vector<char> block(256 * 1024);
-  int fd = *static_cast<int*>(fdp);
-  for (;;) {
-    ssize_t n = ::read(fd, block.data(), block.size());
-    if (n >= 0) {
-      *buf = block.data();
-      return n;
-    }
-    if (errno != EINTR) {
-      archive_set_error(a, errno, "reading the export stream: %s", errno_text(errno).c_str());
-      return -1;
-    }
-    if (pending_interrupt()) {
-      archive_set_error(a, EINTR, "interrupted");
-      return -1;
-    }
-  }
-}
-
 struct CopyStats {
   uint64_t files = 0;
   uint64_t regular_files = 0;  // type=file manifest lines: regular files and hard links
   uint64_t omitted_files = 0;  // of those, the lines of .droot/delta.mtree
   uint64_t omitted_bytes = 0;  // their content, a hard link's once
+  uint64_t dropped_dev_special_files = 0;  // special files under dev/, left out
+  uint64_t special_files_kept = 0;         // special files elsewhere
+  std::vector<std::string> special_files_kept_paths;  // the first kMaxSpecialPathsListed of them
 };
 
 // What a delta needs while the tree streams by: the bases' keys, the spool of .droot/delta.mtree, and the
@@ -104,16 +88,18 @@ struct DeltaState {
   ContentSpool content;
 };
 
-// Reads the export tar from `stream`, writes the normalised tree, and spools the manifest. With `delta`, a
-// regular file whose object key is in a base is left out of the tar (its manifest line is written all the
-// same) and listed in delta->omitted; so is a hard link to such a file.
-CopyStats copy_tree(ExportStream& stream, ArtifactWriter& writer, MtreeSpool& manifest, int64_t source_date,
-                    Progress& progress, const std::string& image, DeltaState* delta) {
+// Reads the export tar from `export_tar` (`stream` counts its bytes), writes the normalised tree, and spools
+// the manifest. With `delta`, a regular file whose object key is in a base is left out of the tar (its
+// manifest line is written all the same) and listed in delta->omitted; so is a hard link to such a file.
+// Special files under dev/ are left out altogether and counted; those elsewhere are kept and handed to
+// `on_special_file` (special_files.h).
+CopyStats copy_tree(DevLookahead& export_tar, ExportStream& stream, ArtifactWriter& writer, MtreeSpool& manifest,
+                    int64_t source_date, Progress& progress, const std::string& image, DeltaState* delta,
+                    const std::function<void(const std::string&, const std::string&)>& on_special_file) {
   ArchiveReader reader(archive_read_new());
   archive* r = reader.get();
   archive_read_support_format_tar(r);
-  int fd = stream.fd();
-  if (archive_read_open(r, &fd, nullptr, read_pipe, nullptr) != ARCHIVE_OK)
+  if (export_tar.open(r) != ARCHIVE_OK)
     throw Error("cannot read the export of " + image + ": " + archive_error(r));
   CopyStats stats;
   std::vector<char> buf(256 * 1024);
@@ -147,9 +133,28 @@ CopyStats copy_tree(ExportStream& stream, ArtifactWriter& writer, MtreeSpool& ma
     }
     ManifestEntry m = manifest_entry_for(entry, path);
     const char* hardlink = archive_entry_hardlink(entry);
+    std::optional<ManifestEntry> target;
+    if (hardlink != nullptr) target = manifest.find(hardlink);
+    SpecialAction special = SpecialAction::keep;
+    try {
+      special = special_action(path, archive_entry_filetype(entry), hardlink, target);
+    } catch (const Error& e) {
+      throw Error("export of " + image + ": " + e.what());
+    }
+    if (special == SpecialAction::drop) {  // not in the tar, the manifest or delta.mtree
+      ++stats.dropped_dev_special_files;
+      archive_read_data_skip(r);
+      continue;
+    }
+    if (special == SpecialAction::keep_special) {
+      ++stats.special_files_kept;
+      const std::string kind = target ? special_file_kind(target->type) : special_file_kind(archive_entry_filetype(entry));
+      if (stats.special_files_kept_paths.size() < kMaxSpecialPathsListed)
+        stats.special_files_kept_paths.push_back(mtree_escape(path));
+      if (on_special_file) on_special_file(mtree_escape(path), kind);
+    }
     bool omitted = false;
     if (hardlink != nullptr) {
-      auto target = manifest.find(hardlink);
       if (!target) throw Error("export of " + image + ": hard link " + path + " points at " + hardlink + ", which came before nothing");
       m.type = target->type;
       m.size = target->size;
@@ -236,14 +241,6 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   Output out(options.output);
   MtreeSpool manifest("the manifest spool");
   ArtifactWriter writer(out.fd(), out.name(), options.compression);
-  writer.add_text_file(std::string(kConfigPath),
-                       make_config_json(info, image_config, source_date, std::string("droot-pack ") + DROOT_VERSION,
-                                        delta_bases),
-                       source_date);
-  writer.add_text_file(std::string(kDrootEnvPath),
-                       make_drootenv(image_config.is_object() && image_config.contains("Env") ? image_config["Env"]
-                                                                                            : nlohmann::json()),
-                       source_date);
 
   std::string container;
   try {
@@ -256,11 +253,25 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   }
   CopyStats stats;
   uint64_t exported = 0;
+  uint64_t dev_specials = 0;
   try {
     Progress progress(options.progress, "packing " + options.image, image_size_from(inspect));
     ExportStream stream(engine, container);
     try {
-      stats = copy_tree(stream, writer, manifest, source_date, progress, options.image, delta ? &*delta : nullptr);
+      // config.json comes first and says how many special files under dev/ the export will drop: read the
+      // export ahead to the end of dev/ to count them, then copy it all from its first byte.
+      DevLookahead lookahead(stream.fd());
+      dev_specials = lookahead.count(options.image);
+      writer.add_text_file(std::string(kConfigPath),
+                           make_config_json(info, image_config, source_date, std::string("droot-pack ") + DROOT_VERSION,
+                                            delta_bases, dev_specials),
+                           source_date);
+      writer.add_text_file(std::string(kDrootEnvPath),
+                           make_drootenv(image_config.is_object() && image_config.contains("Env") ? image_config["Env"]
+                                                                                                : nlohmann::json()),
+                           source_date);
+      stats = copy_tree(lookahead, stream, writer, manifest, source_date, progress, options.image,
+                        delta ? &*delta : nullptr, options.on_special_file);
     } catch (const Interrupted&) {
       stream.abandon();
       throw;
@@ -279,6 +290,10 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
       throw Error("exporting " + options.image + ": " + e.what());
     }
     exported = stream.bytes_received();
+    if (stats.dropped_dev_special_files != dev_specials)
+      throw Error("packing " + options.image + ": its export held " + std::to_string(stats.dropped_dev_special_files) +
+                  " special files under dev/, " + std::to_string(dev_specials) + " of them up to the end of dev/: the "
+                  "Engine's export is not in name order, so config.json would be wrong; nothing was written");
     progress.done();
   } catch (...) {
     if (std::string err = engine.remove_container(container); !err.empty())
@@ -321,6 +336,9 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   result.files_shipped = stats.regular_files - stats.omitted_files;
   result.files_from_bases = stats.omitted_files;
   result.bytes_from_bases = stats.omitted_bytes;
+  result.dev_special_files_dropped = stats.dropped_dev_special_files;
+  result.special_files_kept = stats.special_files_kept;
+  result.special_files_kept_paths = std::move(stats.special_files_kept_paths);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

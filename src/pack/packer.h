@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct PackOptions {
   PullOptions pull;  // --pull: pull the image before packing it
   // --base, in order: with any, a delta artifact that omits the regular files these artifacts already hold.
   std::vector<std::string> bases;
+  // Called for each special file kept outside dev/ (droot-artifact(5), "Special files"), as the export meets
+  // it: its path (mtree-escaped) and kind ("FIFO", "character device", ...).
+  std::function<void(const std::string& path, const std::string& kind)> on_special_file;
 };
 
 struct PackResult {
@@ -47,7 +51,14 @@ struct PackResult {
   uint64_t files_shipped = 0;
   uint64_t files_from_bases = 0;
   uint64_t bytes_from_bases = 0;
+  // Special files: those under dev/ left out (config.json's dropped_dev_special_files), and those kept
+  // elsewhere, with the paths (mtree-escaped) of the first kMaxSpecialPathsListed of them.
+  uint64_t dev_special_files_dropped = 0;
+  uint64_t special_files_kept = 0;
+  std::vector<std::string> special_files_kept_paths;
 };
+
+constexpr size_t kMaxSpecialPathsListed = 100;
 
 // `key` is nullopt only with --unsigned.
 PackResult pack_image(EngineClient& engine, const PackOptions& options, const std::optional<minisign::SecretKey>& key);

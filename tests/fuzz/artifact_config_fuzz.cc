@@ -31,7 +31,8 @@ bool same(const ArtifactConfig& a, const ArtifactConfig& b) {
          a.config.user == b.config.user && a.config.working_dir == b.config.working_dir &&
          a.config.entrypoint == b.config.entrypoint && a.config.cmd == b.config.cmd &&
          a.config.stop_signal == b.config.stop_signal && a.config.labels == b.config.labels &&
-         a.source_date_epoch == b.source_date_epoch && a.packer == b.packer && a.delta_bases == b.delta_bases;
+         a.source_date_epoch == b.source_date_epoch && a.packer == b.packer && a.delta_bases == b.delta_bases &&
+         a.dropped_dev_special_files == b.dropped_dev_special_files;
 }
 
 void config_json(const std::string& text) {
@@ -48,7 +49,8 @@ void config_json(const std::string& text) {
   for (const auto& b : cfg.delta_bases) FUZZ_CHECK(b.payload_sha256.size() == 64);
 
   const std::string written =
-      make_config_json(cfg.image, config_object(cfg.config), cfg.source_date_epoch, cfg.packer, cfg.delta_bases);
+      make_config_json(cfg.image, config_object(cfg.config), cfg.source_date_epoch, cfg.packer, cfg.delta_bases,
+                       cfg.dropped_dev_special_files);
   ArtifactConfig again;
   try {
     again = parse_config_json(written, "written");
@@ -58,7 +60,7 @@ void config_json(const std::string& text) {
   }
   FUZZ_CHECK(same(cfg, again));
   FUZZ_CHECK(make_config_json(again.image, config_object(again.config), again.source_date_epoch, again.packer,
-                              again.delta_bases) == written);
+                              again.delta_bases, again.dropped_dev_special_files) == written);
 }
 
 void drootenv(const std::string& text) {

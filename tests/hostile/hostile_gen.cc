@@ -160,6 +160,10 @@ std::map<std::string, std::function<void(Spec&)>> cases() {
   c["device-char"] = [](Spec& s) { s.rootfs.push_back({"zz-null", 'c', 0666, "1:3"}); };
   c["device-block"] = [](Spec& s) { s.rootfs.push_back({"zz-sda", 'b', 0660, "8:0"}); };
   c["fifo"] = [](Spec& s) { s.rootfs.push_back({"zz-fifo", 'p', 0644}); };
+  // What droot-pack wrote for a debootstrapped image before it dropped the special files under dev/.
+  c["device-under-dev"] = [](Spec& s) {
+    insert_after(s, "bin/su", {{"dev", 'd', 0755}, {"dev/full", 'c', 0666, "1:7"}, {"dev/initctl", 'p', 0600}});
+  };
   c["duplicate-file"] = [](Spec& s) {
     insert_after(s, "etc/passwd", {Node("etc/passwd", 'f', 0644, "root::0:0::/:/bin/sh\n").unlisted()});
   };

@@ -46,15 +46,18 @@ ensure_built_image() {
 }
 
 # ensure_big_image REF MIB: an image with MIB MiB of incompressible data, for tests that need a slow export.
+# The data is in srv/data, which the export walks after dev/: droot-pack reads what sorts before dev/ ahead
+# (to count the special files there before it writes config.json), without the backpressure of a slow
+# consumer these tests rely on.
 ensure_big_image() {
   local ref="$1" mib="$2"
   docker_cli image inspect "$ref" >/dev/null 2>&1 && return 0
   local tmp
   tmp="$(mktemp -d)"
   build_busybox_rootfs "$tmp/root"
-  mkdir -p "$tmp/root/data"
+  mkdir -p "$tmp/root/srv/data"
   local i
-  for i in $(seq 1 $((mib / 16))); do head -c $((16 << 20)) /dev/urandom >"$tmp/root/data/blob$i"; done
+  for i in $(seq 1 $((mib / 16))); do head -c $((16 << 20)) /dev/urandom >"$tmp/root/srv/data/blob$i"; done
   tar -C "$tmp/root" --numeric-owner -cf - . | docker_cli import - "$ref" >/dev/null
   rm -rf "$tmp"
 }

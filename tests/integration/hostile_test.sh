@@ -54,6 +54,13 @@ test_hardlink_to_symlink() { refused hardlink-symlink 0 "entry 'etc/editor.hard'
 test_char_device() { refused device-char 0 "entry 'zz-null': a device node" "--allow-devices"; }
 test_block_device() { refused device-block 0 "entry 'zz-sda': a device node"; }
 test_fifo() { refused fifo 0 "entry 'zz-fifo': a FIFO"; }
+# An artifact of a droot-pack that did not drop the special files under dev/ yet: still refused, and told why.
+test_device_under_dev_from_an_older_droot_pack() {
+  refused device-under-dev 0 "entry 'dev/full': a device node under dev/, where droot-exec run mounts its own /dev" \
+    "droot-pack now drops these, so re-pack the image" "--allow-devices"
+  deploy_ok "$(gen device-under-dev)" dest2 --allow-devices
+  [ -c dest2/current/dev/full ] && [ -p dest2/current/dev/initctl ] || fail "dev/full or dev/initctl not created"
+}
 test_duplicate_file() { refused duplicate-file 0 "entry 'etc/passwd': a second entry for the same path"; }
 test_duplicate_directory() { refused duplicate-dir 0 "entry 'etc/': a second entry"; }
 test_file_bytes_differ_from_manifest() { refused content-differs 0 "modified 'etc/passwd': content differs"; }

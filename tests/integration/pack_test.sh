@@ -318,6 +318,41 @@ test_sigterm_mid_export_removes_container_and_temp_file() {
   assert_eq "" "$(ls -A | grep -E 'big|\.tmp-' || true)" "files left"
 }
 
+# Names that sort before dev/ are read ahead into $TMPDIR before anything is written (droot-artifact(5),
+# "Special files"): an interrupt then still removes the container and leaves nothing, the spool included.
+test_sigint_while_reading_ahead_to_dev_removes_container_and_leaves_nothing() {
+  local image="droot-test/big-app:1"
+  if ! docker_cli image inspect "$image" >/dev/null 2>&1; then
+    build_busybox_rootfs root
+    mkdir -p root/app
+    local i
+    for i in $(seq 1 24); do head -c $((16 << 20)) /dev/urandom >"root/app/blob$i"; done
+    tar -C root --numeric-owner -cf - . | docker_cli import - "$image" >/dev/null
+    rm -rf root
+  fi
+  make_test_key
+  mkdir spool
+  TMPDIR="$TEST_TMP/spool" "$PACK" -s k.sec -c none -o big.tar "$image" -q &
+  local pid=$! i size=0
+  # until droot-pack's unnamed spool in $TMPDIR holds 32 MiB of app/ (its fd points into spool/)
+  for i in $(seq 1 400); do
+    size=$(stat -L -c %s $(find /proc/$pid/fd -lname "$TEST_TMP/spool/*" 2>/dev/null) 2>/dev/null | sort -n | tail -n 1 || true)
+    [ "${size:-0}" -ge $((32 << 20)) ] && break
+    sleep 0.02
+  done
+  [ "${size:-0}" -ge $((32 << 20)) ] || fail "droot-pack never spooled app/ (largest spool: ${size:-none})"
+  [ "$(stat -c %s .big.tar.tmp-* 2>/dev/null || echo 0)" -lt $((1 << 20)) ] || fail "the artifact was written before dev/ was read"
+  kill -INT "$pid"
+  set +e
+  wait "$pid"
+  status=$?
+  set -e
+  assert_eq "130" "$status" "exit status after SIGINT"
+  assert_eq "0" "$(pack_container_count)" "containers left"
+  assert_eq "" "$(ls -A | grep -E 'big|\.tmp-' || true)" "files left"
+  assert_eq "" "$(ls -A spool)" "files left in TMPDIR"
+}
+
 test_container_count_unchanged_after_success_and_error() {
   make_test_key
   local before
@@ -736,4 +771,128 @@ test_delta_bad_bases_are_refused_and_write_nothing() {
   assert_no_file d.tar.zst
   assert_eq "" "$(ls -A | grep -E '\.tmp-' || true)" "temporary files left"
   assert_eq "$before" "$(pack_container_count)"
+}
+
+# --- special files (droot-artifact(5), "Special files") ---
+
+# tar_special_under_dev ARTIFACT: the artifact's character/block devices and FIFOs under dev/ (a tar has no
+# sockets), one "TYPE NAME" line each (none expected).
+tar_special_under_dev() {
+  zstd -dc "$1" | python3 -c '
+import sys, tarfile
+for m in tarfile.open(fileobj=sys.stdin.buffer, mode="r|"):
+    if m.name.startswith("dev/") and (m.ischr() or m.isblk() or m.isfifo()):
+        print(m.type.decode(), m.name)'
+}
+
+# A rootfs as debootstrap or a distribution tarball has it: device nodes and a FIFO under dev/. The image
+# without a special file elsewhere deploys without --allow-devices and runs; with a FIFO in srv/ it warns.
+test_special_files_under_dev_are_dropped_and_counted_elsewhere_kept_with_a_warning() {
+  build_busybox_rootfs root
+  mkdir -p root/dev/pts
+  mknod root/dev/null c 1 3
+  mknod root/dev/full c 1 7
+  mkfifo root/dev/initctl
+  mknod root/dev/pts/ptmx c 5 2
+  tar -C root --numeric-owner -cf - . | docker_cli import - "droot-test/devnodes:$$" >/dev/null
+  mkfifo root/srv/fifo
+  tar -C root --numeric-owner -cf - . | docker_cli import - "droot-test/devnodes-fifo:$$" >/dev/null
+  make_test_key
+
+  # With a FIFO outside dev/: the summary counts what was dropped, a warning names what was kept.
+  run "$PACK" -s k.sec -o fifo.tar.zst "droot-test/devnodes-fifo:$$"
+  assert_status 0
+  assert_contains "$err" "4 special files under dev/ dropped"
+  assert_contains "$err" "1 special file elsewhere kept (deploy needs --allow-devices)"
+  assert_contains "$err" "droot-pack: warning: srv/fifo is a FIFO outside dev/: kept in the artifact, but droot-exec deploy refuses it unless given --allow-devices"
+  assert_eq "1" "$(grep -c 'warning' <<<"$err")" "warnings"
+  assert_eq "" "$(tar_special_under_dev fifo.tar.zst)" "special files under dev/ in the tar"
+  zstd -dc fifo.tar.zst | tar -tv >list
+  grep -qE '^d.* dev/$' list || fail "dev/ itself is missing: $(grep dev/ list)"
+  grep -qE '^d.* dev/pts/$' list || fail "dev/pts/ is missing"
+  grep -qE '^p.* srv/fifo$' list || fail "srv/fifo is missing"
+  zstd -dc fifo.tar.zst | tar -xO .droot/manifest.mtree >manifest
+  grep -qE '^\./dev/(null|full|initctl|pts/ptmx) ' manifest && fail "the manifest lists a dropped entry: $(grep '^\./dev/' manifest)"
+  grep -qx '\./dev type=dir mode=0755 uid=0 gid=0' manifest || fail "the manifest lacks dev"
+  grep -q '^\./srv/fifo type=fifo ' manifest || fail "the manifest lacks srv/fifo"
+  zstd -dc fifo.tar.zst | tar -xO .droot/config.json >config.json
+  assert_eq "4" "$(jq .dropped_dev_special_files config.json)"
+  # -q: nothing at all; --json: the count and the kept paths, no warning line.
+  run "$PACK" -q -s k.sec -o fifo-q.tar.zst "droot-test/devnodes-fifo:$$"
+  assert_status 0
+  assert_eq "" "$err$out" "droot-pack -q's output"
+  run "$PACK" --json -s k.sec -o fifo-json.tar.zst "droot-test/devnodes-fifo:$$"
+  assert_status 0
+  assert_eq "4 1 [\"srv/fifo\"]" "$(jq -c -r '"\(.dev_special_files_dropped) \(.special_files_kept) \(.special_files_kept_paths)"' <<<"$err")"
+  # deploy refuses the FIFO outside dev/ as before, naming it
+  run "$EXEC" deploy -p k.pub fifo.tar.zst refused
+  assert_status 125
+  assert_contains "$err" "entry 'srv/fifo': a FIFO (refused unless deploy is given --allow-devices)"
+  assert_no_file refused/current
+
+  # Without it: no warning; deploy needs no --allow-devices and run works with run's own /dev.
+  run "$PACK" -s k.sec -o dev.tar.zst "droot-test/devnodes:$$"
+  assert_status 0
+  assert_contains "$err" "4 special files under dev/ dropped"
+  assert_not_contains "$err" "warning"
+  assert_not_contains "$err" "elsewhere kept"
+  assert_eq "" "$(tar_special_under_dev dev.tar.zst)" "special files under dev/ in the tar"
+  "$PACK" -q -s k.sec -T 1 -o dev2.tar.zst "droot-test/devnodes:$$"
+  cmp dev.tar.zst dev2.tar.zst || fail "two packs of the image differ"
+  run "$EXEC" deploy -p k.pub dev.tar.zst dest
+  assert_status 0
+  run "$EXEC" check dest
+  assert_status 0
+  run "$EXEC" run dest /bin/sh -c 'echo discarded >/dev/null && head -c 3 /dev/full | od -An -tx1 && test -c /dev/null && echo ok'
+  assert_status 0
+  assert_eq "$(printf ' 00 00 00\nok')" "$out" "run's output"
+
+  # A delta of it against itself: the dropped entries stay dropped, counted in its config.json too, and it
+  # deploys onto dest.
+  run "$PACK" -s k.sec --base dev.tar.zst -o delta.tar.zst "droot-test/devnodes:$$"
+  assert_status 0
+  assert_contains "$err" "4 special files under dev/ dropped"
+  assert_eq "" "$(tar_special_under_dev delta.tar.zst)"
+  zstd -dc delta.tar.zst | tar -xO .droot/config.json >delta-config.json
+  assert_eq "2 4" "$(jq -r '"\(.droot_artifact) \(.dropped_dev_special_files)"' delta-config.json)"
+  cmp <(zstd -dc dev.tar.zst | tar -xO .droot/manifest.mtree) <(zstd -dc delta.tar.zst | tar -xO .droot/manifest.mtree) ||
+    fail "the delta's manifest differs from the full artifact's"
+  run "$EXEC" deploy -p k.pub delta.tar.zst dest
+  assert_status 0
+
+  # An image without special files: config.json has no such field (the same bytes as before the rule).
+  "$PACK" -q -s k.sec -o plain.tar.zst "$DROOT_TEST_IMAGE"
+  assert_eq "null" "$(zstd -dc plain.tar.zst | tar -xO .droot/config.json | jq .dropped_dev_special_files)"
+  docker_cli rmi "droot-test/devnodes:$$" "droot-test/devnodes-fifo:$$" >/dev/null
+}
+
+# The issue's case: a Debian 12 rootfs made by debootstrap, `docker import`ed. The tree is the one
+# systemd_test.sh debootstraps and caches (/var/tmp/droot-test-systemd-bookworm, ~240 MiB); the image is
+# imported once per dockerd. Packs, deploys without --allow-devices, and runs Debian's own dpkg and sh.
+test_debootstrapped_debian_image_deploys_without_allow_devices_and_runs() {
+  source "$DROOT_SRC/tests/integration/systemd_test.sh"
+  ensure_systemd_root
+  local image="droot-test/bookworm-debootstrap:1"
+  docker_cli image inspect "$image" >/dev/null 2>&1 ||
+    tar --numeric-owner -C "$SYSTEMD_ROOT" -cf - . | docker_cli import - "$image" >/dev/null
+  # What the export drops: the tree's special files under dev/, but dev/console, which dockerd's init layer
+  # replaces with an empty regular file in every container.
+  local expected
+  expected=$(cd "$SYSTEMD_ROOT" && find dev \( -type c -o -type b -o -type p -o -type s \) ! -path dev/console | wc -l)
+  [ "$expected" -ge 5 ] || fail "the debootstrapped tree has only $expected special files under dev/"
+  make_test_key
+  run "$PACK" -s k.sec -o deb.tar.zst "$image"
+  assert_status 0
+  assert_contains "$err" "$expected special files under dev/ dropped"
+  assert_not_contains "$err" "warning"
+  assert_eq "" "$(tar_special_under_dev deb.tar.zst)" "special files under dev/ in the tar"
+  assert_eq "$expected" "$(zstd -dc deb.tar.zst | tar -xO .droot/config.json | jq .dropped_dev_special_files)"
+  run "$EXEC" deploy -p k.pub deb.tar.zst dest
+  assert_status 0
+  run "$EXEC" run dest /usr/bin/dpkg --version
+  assert_status 0
+  assert_contains "$out" "Debian 'dpkg' package management program version"
+  run "$EXEC" run dest /bin/sh -c 'echo ok >/dev/null && . /etc/os-release && echo "$VERSION_CODENAME"'
+  assert_status 0
+  assert_eq "bookworm" "$out"
 }

@@ -152,9 +152,15 @@ class Extraction {
       case AE_IFIFO: {
         const auto type = static_cast<mode_t>(archive_entry_filetype(e));
         const char* name = type == AE_IFCHR ? "char" : type == AE_IFBLK ? "block" : "fifo";
-        if (!options_.allow_devices)
-          refuse(std::string(type == AE_IFIFO ? "a FIFO" : "a device node") +
-                 " (refused unless deploy is given --allow-devices)");
+        if (!options_.allow_devices) {
+          const std::string what = type == AE_IFIFO ? "a FIFO" : "a device node";
+          // Under dev/ it could never be used (run mounts its own /dev there): an artifact of an older droot-pack,
+          // which did not drop these yet (droot-artifact(5), "Special files").
+          if (parts.size() > 1 && parts[0] == "dev")
+            refuse(what + " under dev/, where droot-exec run mounts its own /dev: droot-pack now drops these, so "
+                   "re-pack the image with it (or deploy with --allow-devices)");
+          refuse(what + " (refused unless deploy is given --allow-devices)");
+        }
         writer_.make_node(parts, type, archive_entry_rdev(e), attrs);
         return record_of(path, name, attrs);
       }
