@@ -153,17 +153,19 @@ void ExtractedRecords::compare(const ManifestEntry& want) {
     } else {
       pending_manifest_.emplace(want.path, want);
     }
-    if (seen) {
-      if (auto it = pending_manifest_.find(seen->path); it != pending_manifest_.end()) {
-        diff_entry(*seen, it->second, found);
-        pending_manifest_.erase(it);
-      } else {
-        std::string path = seen->path;
-        pending_records_.emplace(std::move(path), std::move(*seen));
-      }
-    }
+    if (seen) match_record(std::move(*seen), found);
   }
   for (auto& d : found) note(std::move(d));
+}
+
+void ExtractedRecords::match_record(ManifestEntry seen, std::vector<Difference>& found) {
+  if (auto it = pending_manifest_.find(seen.path); it != pending_manifest_.end()) {
+    diff_entry(seen, it->second, found);
+    pending_manifest_.erase(it);
+  } else {
+    std::string path = seen.path;
+    pending_records_.emplace(std::move(path), std::move(seen));
+  }
 }
 
 void ExtractedRecords::compare_lines(std::string_view complete_lines) {
@@ -209,15 +211,7 @@ std::vector<Difference> ExtractedRecords::finish_manifest() {
   }
   std::vector<Difference> found;
   for (Spool& s : spools_)
-    while (auto seen = take(s)) {
-      if (auto it = pending_manifest_.find(seen->path); it != pending_manifest_.end()) {
-        diff_entry(*seen, it->second, found);
-        pending_manifest_.erase(it);
-      } else {
-        std::string path = seen->path;
-        pending_records_.emplace(std::move(path), std::move(*seen));
-      }
-    }
+    while (auto seen = take(s)) match_record(std::move(*seen), found);
   for (auto& d : found) note(std::move(d));
   for (const auto& [path, want] : pending_manifest_)
     note({Difference::Kind::missing, path, "in the manifest but not in the archive"});

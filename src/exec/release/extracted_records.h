@@ -68,6 +68,8 @@ class ExtractedRecords {
   std::optional<ManifestEntry> take(Spool& s);
   void compare_lines(std::string_view complete_lines);
   void compare(const ManifestEntry& want);
+  // A record whose manifest line has not come in step: compared with a waiting line, or made to wait.
+  void match_record(ManifestEntry seen, std::vector<Difference>& found);
   void note(Difference d);
 
   int spool_dir_;
