@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/random.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "error.h"
 #include "io.h"
 #include "remove_tree.h"
+#include "state_dir.h"
 
 namespace droot::exec {
 namespace {
@@ -24,7 +24,6 @@ namespace {
 constexpr const char* kTempPrefix = ".tmp-";
 constexpr const char* kCurrentTempPrefix = ".current.tmp-";
 constexpr const char* kCurrentTargetPrefix = "releases/";
-constexpr const char* kStateDir = "state";
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
 
@@ -238,12 +237,10 @@ std::vector<std::string> ReleaseStore::prune(size_t keep, const std::optional<st
 
 bool ReleaseStore::state_in_use(const std::string& name) const {
   // The lock run holds on DEST/state/<release> for as long as its overlay uses it (jail/state_dir.h).
-  const std::string rel = std::string(kStateDir) + "/" + name;
-  int fd = ::openat(dest_fd(), rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = ::openat(dest_fd(), state_dir_name(name).c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return false;
   UniqueFd dir(fd);
-  if (::flock(dir.get(), LOCK_EX | LOCK_NB) == 0) return false;  // released when `dir` closes
-  return errno == EWOULDBLOCK;
+  return exec::state_in_use(dir.get());
 }
 
 void ReleaseStore::remove_state(const std::string& name) const {
