@@ -100,6 +100,17 @@ ObjectKey object_key(const std::string& sha256_hex_text, uint32_t mode, uint64_t
   return k;
 }
 
+std::string object_mismatch(const struct stat& st, const ObjectKey& key, uint64_t size, bool owners) {
+  if (!S_ISREG(st.st_mode)) return "not a regular file";
+  if (static_cast<uint64_t>(st.st_size) != size)
+    return "size " + std::to_string(st.st_size) + ", its content has " + std::to_string(size);
+  if ((st.st_mode & 07777) != key.mode) return "mode changed";
+  if (owners && (st.st_uid != key.uid || st.st_gid != key.gid)) return "owner changed";
+  if (st.st_mtim.tv_sec != key.mtime.tv_sec || st.st_mtim.tv_nsec != key.mtime.tv_nsec)
+    return "modification time changed (written to?)";
+  return "";
+}
+
 ObjectStore::ObjectStore(int dest_fd, const std::string& dest, bool create) : path_(dest + "/" + kObjectsDir) {
   // 0700: objects carry setuid bits and capabilities; they are reached through the releases, never here.
   if (create && ::mkdirat(dest_fd, kObjectsDir, 0700) != 0 && errno != EEXIST) throw_errno("cannot create " + path_);
@@ -139,17 +150,7 @@ ObjectStore::Found ObjectStore::find(const ObjectKey& key, uint64_t size, bool o
     if (errno == ENOENT) return Found::absent;
     throw_errno("cannot look at " + path_ + "/" + key.path());
   }
-  std::string problem;
-  if (!S_ISREG(st.st_mode))
-    problem = "not a regular file";
-  else if (static_cast<uint64_t>(st.st_size) != size)
-    problem = "size " + std::to_string(st.st_size) + ", its content has " + std::to_string(size);
-  else if ((st.st_mode & 07777) != key.mode)
-    problem = "mode changed";
-  else if (owners && (st.st_uid != key.uid || st.st_gid != key.gid))
-    problem = "owner changed";
-  else if (st.st_mtim.tv_sec != key.mtime.tv_sec || st.st_mtim.tv_nsec != key.mtime.tv_nsec)
-    problem = "modification time changed (written to?)";
+  const std::string problem = object_mismatch(st, key, size, owners);
   if (problem.empty()) return Found::present;
   if (why) *why = path_ + "/" + key.path() + ": " + problem;
   return Found::damaged;

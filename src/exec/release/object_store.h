@@ -15,6 +15,7 @@
 // to no release and is removed by collect_garbage().
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -105,6 +106,10 @@ class ObjectStore {
   mutable std::array<UniqueFd, 256> fanout_;
   mutable std::vector<uint64_t> added_;  // the Bloom filter of begin_deploy(); empty when not in use
 };
+
+// What differs between an object's inode and its key, "" if nothing: not a regular file, another size (than
+// `size`, its content's), mode, owner (when `owners`) or mtime. The one rule for deploy and check --objects.
+std::string object_mismatch(const struct stat& st, const ObjectKey& key, uint64_t size, bool owners);
 
 // The object key of a regular file from its manifest record (sha256 hex) and mtime.
 ObjectKey object_key(const std::string& sha256_hex, uint32_t mode, uint64_t uid, uint64_t gid, timespec mtime,
