@@ -18,6 +18,12 @@ std::string archive_text(archive* a) {
 
 }  // namespace
 
+ObjectKey delta_object_key(const ManifestEntry& e, const std::string& where) {
+  if (e.type != "file" || !e.time) throw Error(where + ": every line must be a regular file with a time");
+  const timespec mtime{static_cast<time_t>(e.time->sec), static_cast<long>(e.time->nsec)};
+  return object_key(e.sha256, e.mode, e.uid, e.gid, mtime, "", e.path);
+}
+
 DeltaNeeds delta_needs(const VerifiedPayload& payload, const ObjectStore& objects, bool owners) {
   DeltaNeeds needs;
   PayloadReader reader(payload.fd, payload.size, payload.name);
@@ -47,15 +53,12 @@ DeltaNeeds delta_needs(const VerifiedPayload& payload, const ObjectStore& object
     size_t line_no = 0;
     auto check_line = [&](std::string_view line) {
       ++line_no;
-      auto e = parse_manifest_line(line, payload.name + ": .droot/delta.mtree line " + std::to_string(line_no));
+      const std::string where = payload.name + ": .droot/delta.mtree line " + std::to_string(line_no);
+      auto e = parse_manifest_line(line, where);
       if (!e) return;
-      if (e->type != "file" || !e->time)
-        throw Error(payload.name + ": .droot/delta.mtree line " + std::to_string(line_no) +
-                    ": every line must be a regular file with a time");
+      ObjectKey key = delta_object_key(*e, where);
       ++needs.files;
       needs.bytes += e->size;
-      const timespec mtime{static_cast<time_t>(e->time->sec), static_cast<long>(e->time->nsec)};
-      ObjectKey key = object_key(e->sha256, e->mode, e->uid, e->gid, mtime, "", e->path);
       std::string why;
       switch (objects.find(key, e->size, owners, &why)) {
         case ObjectStore::Found::present:

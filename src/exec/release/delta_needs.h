@@ -10,10 +10,10 @@
 
 #include "artifact_config.h"
 #include "extract.h"
+#include "mtree.h"
+#include "object_store.h"
 
 namespace droot::exec {
-
-class ObjectStore;
 
 struct DeltaNeeds {
   std::optional<ArtifactConfig> config;  // the payload's .droot/config.json (its first entry), if it has one
@@ -25,6 +25,10 @@ struct DeltaNeeds {
   uint64_t damaged = 0;        // present, but not what their name says
   std::string first_problem;   // the first missing or damaged object, for the message
 };
+
+// The object a line of .droot/delta.mtree takes from the store (no capability: files with extended attributes
+// are always shipped). Throws Error("<where>: …") unless the line is a regular file with a time.
+ObjectKey delta_object_key(const ManifestEntry& e, const std::string& where);
 
 // For an artifact that is not a delta, returns an empty DeltaNeeds (no bases). Throws on a malformed list.
 DeltaNeeds delta_needs(const VerifiedPayload& payload, const ObjectStore& objects, bool owners);

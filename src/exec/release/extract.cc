@@ -13,6 +13,7 @@
 #include "error.h"
 #include "extracted_records.h"
 #include "manifest_diff.h"
+#include "delta_needs.h"
 #include "mtree.h"
 #include "object_store.h"
 #include "payload_reader.h"
@@ -297,23 +298,21 @@ class Extraction {
   }
 
   void link_from_store(std::string_view line, size_t line_no) {
-    auto entry = parse_manifest_line(line, ".droot/delta.mtree line " + std::to_string(line_no));
+    const std::string where = ".droot/delta.mtree line " + std::to_string(line_no);
+    auto entry = parse_manifest_line(line, where);
     if (!entry) return;
-    if (entry->type != "file" || !entry->time)
-      refuse(".droot/delta.mtree line " + std::to_string(line_no) + ": every line must be a regular file with a time");
+    const ObjectKey key = delta_object_key(*entry, where);
     std::vector<std::string> target;
     try {
       target = split_entry_path(entry->path);
     } catch (const Error& err) {
-      refuse(".droot/delta.mtree line " + std::to_string(line_no) + ": '" + mtree_escape(entry->path) + "': " + err.what());
+      refuse(where + ": '" + mtree_escape(entry->path) + "': " + err.what());
     }
     const std::string path = join_path(target);
     if (target.empty() || metadata_kind(path) != Metadata::none || is_reserved(path))
-      refuse(".droot/delta.mtree line " + std::to_string(line_no) + ": '" + mtree_escape(entry->path) +
-             "' is not a path of the image");
+      refuse(where + ": '" + mtree_escape(entry->path) + "' is not a path of the image");
     current_ = path;
-    const timespec mtime{static_cast<time_t>(entry->time->sec), static_cast<long>(entry->time->nsec)};
-    writer_.link_object(target, object_key(entry->sha256, entry->mode, entry->uid, entry->gid, mtime, "", path), entry->size);
+    writer_.link_object(target, key, entry->size);
     current_ = std::string(kDeltaPath);
     entry->time.reset();  // the manifest has no times: the record is compared without it
     entry->path = path;
