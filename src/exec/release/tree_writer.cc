@@ -111,11 +111,16 @@ void TreeWriter::make_dir(const std::vector<std::string>& parts, const NodeAttrs
 WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,
                                    const BlockSource& data, uint64_t size, const std::string& capability) {
   const std::string path = join_path(parts);
-  // O_EXCL | O_NOFOLLOW: never open an existing file or a symlink's target; the name must be new.
-  int raw = ::openat(parent_of(parts), parts.back().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (raw < 0) throw_create_error(path, "file", errno);
-  UniqueFd fd(raw);
-  FileSink sink(fd.get(), path);
+  UniqueFd fd = create_file(parts, path, 0600);
+  WrittenFile written = stream_to(fd.get(), path, data, size);
+  finish_file(fd.get(), path, attrs, capability, 0600);
+  if (options_.writeback) options_.writeback->hand_over(std::move(fd));
+  written.stored = true;
+  return written;
+}
+
+WrittenFile TreeWriter::stream_to(int fd, const std::string& path, const BlockSource& data, uint64_t size) {
+  FileSink sink(fd, path);
   const void* block = nullptr;
   size_t block_size = 0;
   int64_t offset = 0;
@@ -124,15 +129,19 @@ WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const 
     if (offset < 0) throw Error("'" + path + "': negative data offset in the archive");
     sink.write_at(block, block_size, static_cast<uint64_t>(offset));
   }
-  WrittenFile written = sink.finish(size);
-  finish_file(fd.get(), path, attrs, capability);
-  if (options_.writeback) options_.writeback->hand_over(std::move(fd));
-  written.stored = true;
-  return written;
+  return sink.finish(size);
 }
 
-void TreeWriter::finish_file(int fd, const std::string& path, const NodeAttrs& attrs, const std::string& capability) {
-  apply_attrs(fd, path, attrs);
+void TreeWriter::finish_file(int fd, const std::string& path, const NodeAttrs& attrs, const std::string& capability,
+                             uint32_t created_perm) {
+  // Per file, every call counts (an image of 200,000 small files): chown only to other ids than ours, chmod
+  // only when the mode the file was created with (less the umask) is not already the one it must have.
+  // chown before chmod: the kernel clears setuid/setgid (and security.capability) on chown.
+  const bool chown_needed = options_.set_owner && (attrs.uid != euid_ || attrs.gid != egid_);
+  const bool chmod_needed = chown_needed || (attrs.perm & 07777) != ((created_perm & 0777) & ~umask_);
+  if (chown_needed && ::fchown(fd, static_cast<uid_t>(attrs.uid), static_cast<gid_t>(attrs.gid)) != 0)
+    throw_errno("cannot set the owner of '" + path + "'");
+  if (chmod_needed && ::fchmod(fd, attrs.perm & 07777) != 0) throw_errno("cannot set the mode of '" + path + "'");
   // After chown and after the last write: the kernel drops security.capability on both.
   if (!capability.empty() && ::fsetxattr(fd, kCapabilityXattr, capability.data(), capability.size(), 0) != 0)
     throw_errno("cannot set the file capabilities (security.capability) of '" + path + "'");
@@ -172,17 +181,7 @@ bool TreeWriter::link_stored(const std::vector<std::string>& parts, const std::s
 
 void TreeWriter::store_new(const std::vector<std::string>& parts, const std::string& path, UniqueFd fd, uint64_t size,
                            const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability) {
-  // Per file, every call counts (an image of 200,000 small files): chown only to other ids than ours, chmod
-  // only when the mode asked at creation is not already what the file has.
-  const bool chown_needed = options_.set_owner && (attrs.uid != euid_ || attrs.gid != egid_);
-  const bool chmod_needed = chown_needed || (attrs.perm & 07000) || ((attrs.perm & 0777) & umask_);
-  if (chown_needed && ::fchown(fd.get(), static_cast<uid_t>(attrs.uid), static_cast<gid_t>(attrs.gid)) != 0)
-    throw_errno("cannot set the owner of '" + path + "'");
-  if (chmod_needed && ::fchmod(fd.get(), attrs.perm & 07777) != 0) throw_errno("cannot set the mode of '" + path + "'");
-  if (!capability.empty() && ::fsetxattr(fd.get(), kCapabilityXattr, capability.data(), capability.size(), 0) != 0)
-    throw_errno("cannot set the file capabilities (security.capability) of '" + path + "'");
-  timespec times[2] = {attrs.mtime, attrs.mtime};
-  if (::futimens(fd.get(), times) != 0) throw_errno("cannot set the modification time of '" + path + "'");
+  finish_file(fd.get(), path, attrs, capability, attrs.perm);
   options_.objects->adopt(parent_of(parts), parts.back(), key, path);
   // Small files are left to the final syncfs: one writeback request per tiny file costs more than it saves.
   if (options_.writeback && size >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(fd));
@@ -191,10 +190,10 @@ void TreeWriter::store_new(const std::vector<std::string>& parts, const std::str
 WrittenFile TreeWriter::store_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,
                                    const BlockSource& data, uint64_t size, const std::string& capability) {
   const std::string path = join_path(parts);
-  const void* block = nullptr;
-  size_t block_size = 0;
-  int64_t offset = 0;
   if (size <= kInMemoryLimit) {
+    const void* block = nullptr;
+    size_t block_size = 0;
+    int64_t offset = 0;
     buffer_.assign(size, '\0');  // holes stay zeros
     uint64_t end = 0;
     while (data(&block, &block_size, &offset)) {
@@ -217,16 +216,9 @@ WrittenFile TreeWriter::store_file(const std::vector<std::string>& parts, const 
   // Too large to hold: written into the tree while hashed; if the store turns out to have it, that copy is
   // dropped before anything asked the kernel to write it out.
   UniqueFd fd = create_file(parts, path, attrs.perm);
-  FileSink sink(fd.get(), path);
-  while (data(&block, &block_size, &offset)) {
-    if (options_.poll) options_.poll();
-    if (offset < 0) throw Error("'" + path + "': negative data offset in the archive");
-    sink.write_at(block, block_size, static_cast<uint64_t>(offset));
-  }
-  WrittenFile w = sink.finish(size);
+  WrittenFile w = stream_to(fd.get(), path, data, size);
   ObjectKey key = key_of(path, w.sha256, attrs, capability);
-  std::string why;
-  ObjectStore::Found found = options_.objects->find(key, size, options_.set_owner, &why);
+  ObjectStore::Found found = options_.objects->find(key, size, options_.set_owner, nullptr);
   if (found == ObjectStore::Found::present) {
     fd.reset();
     if (::unlinkat(parent_of(parts), parts.back().c_str(), 0) != 0) throw_errno("cannot unlink '" + path + "'");

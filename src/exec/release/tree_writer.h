@@ -74,8 +74,12 @@ class TreeWriter {
   int parent_of(const std::vector<std::string>& parts);
   void apply_attrs(int fd, const std::string& path, const NodeAttrs& attrs);
   // Owner, mode, capability and mtime of a regular file whose data is complete (in this order: the kernel
-  // drops setuid bits and security.capability on chown and on write).
-  void finish_file(int fd, const std::string& path, const NodeAttrs& attrs, const std::string& capability);
+  // drops setuid bits and security.capability on chown and on write). `created_perm`: the mode it was
+  // created with, so that a chmod to the same mode is skipped.
+  void finish_file(int fd, const std::string& path, const NodeAttrs& attrs, const std::string& capability,
+                   uint32_t created_perm);
+  // Writes `data` (holes as holes) into `fd` and returns its size and sha256.
+  WrittenFile stream_to(int fd, const std::string& path, const BlockSource& data, uint64_t size);
   ObjectKey key_of(const std::string& path, const std::string& sha256, const NodeAttrs& attrs,
                    const std::string& capability) const;
   // Links the stored object `key` as parts if the store has it intact (a damaged one loses its name).
