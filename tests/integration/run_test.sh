@@ -24,6 +24,36 @@ jail_helper() {
   fi
 }
 
+# The matrix: tools/test runs this file once as it is and once more with DROOT_USERNS=auto, so every test here
+# also holds for `run --userns` (own user namespace, idmapped release). Where the two must differ, a test
+# asks userns_on and says why.
+userns_on() { [ -n "${DROOT_USERNS:-}" ] && [ "$DROOT_USERNS" != off ] && [ "$DROOT_USERNS" != none ]; }
+# Each test its own registry of ranges (userns_registry.h), so tests never see each other's.
+export DROOT_USERNS_REGISTRY="$TEST_TMP/userns-ranges"
+
+# jail_root_id TARGET: the host uid (and gid) of the jail's root in runs of TARGET: 0, or with --userns the
+# BASE of its range — from DEST/userns or the registry; a first run chooses it.
+jail_root_id() {
+  userns_on || { echo 0; return; }
+  local key id registry="${DROOT_USERNS_REGISTRY:-/var/lib/droot/userns-ranges}"
+  key="$(realpath "$1")"
+  for _ in 1 2; do
+    if [ -f "$key/userns" ]; then cut -d: -f1 "$key/userns"; return; fi
+    id="$(awk -v k="$key" '{ p = substr($0, index($0, " ") + 1) } p == k { split($1, a, ":"); print a[1] }' "$registry" 2>/dev/null)"
+    [ -n "$id" ] && { echo "$id"; return; }
+    "$EXEC" run --read-only "$1" true >/dev/null 2>&1 || true
+  done
+  fail "no --userns range recorded for $1"
+}
+
+# jail_owns PATH TARGET: hands the host's PATH to the jail's root of TARGET, as an operator does for a --bind
+# source the service writes (nothing to do without --userns: the jail's root is the host's).
+jail_owns() {
+  local id
+  id="$(jail_root_id "$2")"
+  chown -R "$id:$id" "$1"
+}
+
 # The host's mount table without the lines of other test runs that may be going on at the same time.
 host_mounts() {
   awk -v mine="$TEST_TMP" 'index($0, "/tmp/droot-it.") == 0 || index($0, mine) > 0' /proc/self/mountinfo
@@ -230,7 +260,11 @@ welcome"
   assert_eq "changed" "$(cat "$upper/etc/motd")"
   assert_eq "character special file 0:0" "$(stat -c '%F %t:%T' "$upper/srv/version")" "a deleted file is a whiteout"
   assert_eq "700 0 700 700" "$(stat -c %a dest/state) $(stat -c %u "dest/state/$rel") $(stat -c %a "dest/state/$rel") $(stat -c %a "dest/state/$rel/work")"
-  assert_eq "$(stat -c '%a %u %g' "dest/releases/$rel")" "$(stat -c '%a %u %g' "$upper")" "upper is the jail's /: the release root's mode"
+  # With --userns its owner is the release root's as the jail sees it: shifted to the jail's host ids.
+  local id
+  id="$(jail_root_id dest)"
+  assert_eq "$(stat -c '%a' "dest/releases/$rel") $(($(stat -c %u "dest/releases/$rel") + id)) $(($(stat -c %g "dest/releases/$rel") + id))" \
+    "$(stat -c '%a %u %g' "$upper")" "upper is the jail's /: the release root's mode"
   # The next run of the release sees what the last one wrote; a non-root user can still walk "/".
   bb_run dest 'cat /srv/new-file /etc/motd; ls /srv'
   assert_status 0
@@ -423,12 +457,21 @@ test_run_dest_where_overlayfs_cannot_keep_state_fails_clearly() {
     '$EXEC' run --ro-bind '$TEST_TMP/bb:/bb' -e PATH=/bb --volatile ov/merged/dest /bb/sh -c 'echo x >/srv/x && cat /srv/version'; echo \"volatile: \$?\"
     (cd ov/merged/dest/\$rel && find . -printf '%p %i %T@ %C@\n' | sort) >after
     cmp -s before after && echo 'release unchanged'"
-  assert_contains "$err" "droot-exec: error: cannot mount the jail's root (overlayfs over the release $TEST_TMP/ov/merged/dest/releases/"
-  assert_contains "$err" "$TEST_TMP/ov/merged/dest is on overlay, and run keeps a release's state there with overlayfs"
-  assert_contains "$err" "run with --volatile (the service's writes in memory, forgotten at exit) or, if that fails too, --read-only"
-  assert_contains "$out" "default: 125"
-  assert_contains "$out" "v1
+  if userns_on; then
+    # overlayfs takes no idmapped mount: --userns stops before anything is mounted, naming it, never falling back.
+    assert_contains "$err" "droot-exec: error: cannot present the release $TEST_TMP/ov/merged/dest/releases/"
+    assert_contains "$err" "cannot make an idmapped mount of overlay; keep releases on ext4, xfs or btrfs"
+    assert_contains "$err" "or run without --userns (--userns=off)"
+    assert_contains "$out" "default: 125"
+    assert_contains "$out" "volatile: 125"
+  else
+    assert_contains "$err" "droot-exec: error: cannot mount the jail's root (overlayfs over the release $TEST_TMP/ov/merged/dest/releases/"
+    assert_contains "$err" "$TEST_TMP/ov/merged/dest is on overlay, and run keeps a release's state there with overlayfs"
+    assert_contains "$err" "run with --volatile (the service's writes in memory, forgotten at exit) or, if that fails too, --read-only"
+    assert_contains "$out" "default: 125"
+    assert_contains "$out" "v1
 volatile: 0"
+  fi
   assert_contains "$out" "release unchanged"
 }
 
@@ -585,6 +628,7 @@ test_run_exit_statuses() {
 test_run_sigterm_to_droot_exec_reaches_the_command() {
   jail_root root
   mkdir out
+  jail_owns out root
   "$EXEC" run --bind "$TEST_TMP/out:/out" root sh -c \
     'trap "echo USR1 >>/out/seen" USR1; trap "echo TERM >>/out/seen; exit 143" TERM; echo ready >/out/ready; while :; do sleep 0.1; done' &
   local pid=$! i
@@ -691,6 +735,7 @@ test_run_ro_bind_is_read_only_even_below_submounts() {
   assert_eq "content" "$out"
   assert_contains "$err" "Read-only file system"
   assert_no_file data/new
+  jail_owns data root
   run "$EXEC" run -b "$TEST_TMP/data:/data" root sh -c 'echo written >/data/new'
   assert_status 0
   assert_eq "written" "$(cat data/new)"
@@ -857,7 +902,8 @@ clone3=ENOSYS" "$out"
   run "$EXEC" run --cap-add SYS_ADMIN --seccomp none root sh -c 'grep "^Seccomp:" /proc/self/status | tr -d "\t"; probe syscalls'
   assert_status 0
   assert_contains "$out" "Seccomp:0"
-  assert_contains "$out" "mount=ok"
+  # In a user namespace SYS_ADMIN is the namespace's, and the mount namespace belongs to the host's: no mount.
+  if userns_on; then assert_contains "$out" "mount=EPERM"; else assert_contains "$out" "mount=ok"; fi
   assert_contains "$out" "keyctl=ok"
   assert_contains "$out" "unshare_user=ok"
   assert_contains "$out" "ptrace=ok"
@@ -1171,4 +1217,178 @@ test_run_host_abstract_unix_sockets_are_unreachable_where_the_kernel_allows() {
   # The jail's own abstract sockets keep working.
   run "$EXEC" run root sh -c '/bin/abstract listen inside /tmp/up & for i in $(seq 100); do [ -e /tmp/up ] && break; sleep 0.05; done; /bin/abstract connect inside; kill $!'
   assert_eq "connected" "$out"
+}
+
+# ---- --userns: what only a run with a user namespace shows (the rest of this file is the matrix, above)
+
+# userns_base DEST: BASE of DEST's recorded range.
+userns_base() { cut -d: -f1 "$1/userns"; }
+
+test_userns_the_jails_ids_are_an_unprivileged_host_range_of_the_dests_own() {
+  overlay_dest dest
+  overlay_dest other
+  local rel base
+  rel="$(current_release dest)"
+  bb_run --userns dest 'cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups; id -u; id -g;
+    stat -c "%u:%g %n" /etc/passwd /etc/shadow /home/app; echo x >/srv/by-root; echo y >/tmp/by-app-later'
+  assert_status 0
+  base="$(userns_base dest)"
+  [ "$base" -ge 2147483648 ] || fail "auto should pick a range above 2^31, got $base"
+  # The namespace maps 0-65535 to BASE…; setgroups stays allowed (host root wrote gid_map), for the image's groups.
+  assert_eq "0 $base 65536" "$(echo "$out" | sed -n 1p | tr -s ' ' | sed 's/^ //')"
+  assert_eq "0 $base 65536" "$(echo "$out" | sed -n 2p | tr -s ' ' | sed 's/^ //')"
+  assert_contains "$out" "allow
+0
+0"
+  # The release keeps its manifest's owners on disk and shows them inside through the idmapped mount.
+  assert_contains "$out" "0:0 /etc/passwd
+0:42 /etc/shadow
+1234:2345 /home/app"
+  assert_eq "0 42" "$(stat -c '%u %g' "dest/releases/$rel/etc/shadow")"
+  # What the jail writes is owned by host ids of the range: the jail's root is host uid BASE, not 0.
+  assert_eq "$base $base" "$(stat -c '%u %g' "dest/state/$rel/upper/srv/by-root")"
+  bb_run --userns -u app dest 'echo z >/home/app/by-app; id -u'
+  assert_status 0
+  assert_eq "1234" "$out"
+  assert_eq "$((base + 1234)) $((base + 2345))" "$(stat -c '%u %g' "dest/state/$rel/upper/home/app/by-app")"
+  # Seen from the host, the jailed process runs as BASE.
+  "$EXEC" run --userns --ro-bind "$TEST_TMP/bb:/bb" -e PATH=/bb dest /bb/sleep 31 &
+  local pid=$! p=""
+  for _ in $(seq 50); do p="$(pgrep -x -f '/bb/sleep 31' | head -n1)"; [ -n "$p" ] && break; sleep 0.1; done
+  [ -n "$p" ] || fail "the jailed sleep did not start"
+  assert_eq "$base" "$(stat -c %u "/proc/$p")"
+  kill -TERM "$pid" 2>/dev/null || fail "droot-exec run --userns … sleep 31 ended early"
+  wait "$pid" || true
+  # The same DEST keeps its range; another DEST gets one that overlaps nothing.
+  bb_run --userns=auto dest 'head -c 0 /dev/null'
+  assert_eq "$base" "$(userns_base dest)"
+  bb_run --userns other true
+  local obase
+  obase="$(userns_base other)"
+  [ "$obase" -ge $((base + 65536)) ] || [ $((obase + 65536)) -le "$base" ] || fail "ranges overlap: $base and $obase"
+  assert_contains "$(cat "$DROOT_USERNS_REGISTRY")" "$base:65536 $TEST_TMP/dest"
+  assert_contains "$(cat "$DROOT_USERNS_REGISTRY")" "$obase:65536 $TEST_TMP/other"
+  # check compares the release as ever, and lists the state's writes with the owners shifted back.
+  run "$EXEC" check --changes dest
+  assert_status 0
+  assert_contains "$out" "clean, matches its manifest"
+  assert_contains "$out" "added    home/app/by-app: file, 2 bytes"
+  assert_contains "$out" "added    srv/by-root: file, 2 bytes"
+  assert_not_contains "$out" "modified home/app: dir"
+  assert_not_contains "$out" "modified srv: dir"
+}
+
+test_userns_root_inside_is_nobody_to_the_host() {
+  overlay_dest dest
+  local base
+  bb_run --userns dest true
+  base="$(userns_base dest)"
+  mkdir -p mine hosts
+  echo secret >hosts/secret
+  chmod 0600 hosts/secret
+  chown -R "$base:$base" mine
+  # A bind keeps host owners: a directory of the jail's root is root's inside; host root's files are nobody's.
+  bb_run --userns -b "$TEST_TMP/mine:/mine" -b "$TEST_TMP/hosts:/hosts" dest \
+    'echo ok >/mine/new && stat -c "%u %n" /mine /hosts/secret; cat /hosts/secret; echo pwn >/hosts/new; echo 1 >/proc/sys/kernel/core_pattern; mknod /tmp/sda b 8 0; echo end'
+  assert_contains "$out" "0 /mine
+65534 /hosts/secret
+end"
+  assert_contains "$err" "can't open '/hosts/secret': Permission denied"
+  assert_contains "$err" "can't create /hosts/new: Permission denied"
+  assert_contains "$err" "core_pattern"
+  assert_contains "$err" "mknod"
+  assert_eq "$base $base" "$(stat -c '%u %g' mine/new)"
+  assert_no_file hosts/new
+  assert_ne "1" "$(cat /proc/sys/kernel/core_pattern)"
+  # The jail's own filesystems are its root's: /dev, its nodes, /dev/shm, a --tmpfs, a --copy.
+  bb_run --userns --tmpfs /scratch dest 'stat -c "%u:%g %n" /dev /dev/null /dev/shm /scratch /etc/hosts; echo x >/dev/shm/x; echo y >/scratch/y'
+  assert_status 0
+  assert_eq "0:0 /dev
+0:0 /dev/null
+0:0 /dev/shm
+0:0 /scratch
+0:0 /etc/hosts" "$out"
+  # Capabilities: the same keep-list, now over the namespace; the hostname of its own UTS namespace.
+  run "$EXEC" run --userns --hostname jailbox --ro-bind "$TEST_TMP/bb:/bb" -e PATH=/bb dest /bb/sh -c 'hostname; grep CapEff /proc/self/status'
+  local with="$out"
+  run "$EXEC" run --userns=off --hostname jailbox --ro-bind "$TEST_TMP/bb:/bb" -e PATH=/bb --volatile dest /bb/sh -c 'hostname; grep CapEff /proc/self/status'
+  assert_eq "$out" "$with"
+  assert_contains "$with" "jailbox"
+}
+
+test_userns_state_written_with_other_ids_is_refused_and_the_env_sets_the_default() {
+  overlay_dest dest
+  local rel
+  rel="$(current_release dest)"
+  bb_run --userns=off dest 'echo host >/srv/written'
+  assert_status 0
+  assert_eq "host" "$(cat "dest/state/$rel/ids")"
+  DROOT_USERNS=auto bb_run dest 'cat /srv/written'
+  assert_status 125
+  assert_contains "$err" "the state of release $rel ($TEST_TMP/dest/state/$rel) was written without --userns"
+  assert_contains "$err" "run with --userns=off, or remove $TEST_TMP/dest/state/$rel"
+  assert_eq "host" "$(cat "dest/state/$rel/ids")"
+  # --userns=off overrides the environment; --volatile has no state to disagree with.
+  DROOT_USERNS=auto bb_run --userns=off dest 'cat /srv/written'
+  assert_eq "host" "$out"
+  DROOT_USERNS=auto bb_run --volatile dest 'cat /proc/self/uid_map'
+  assert_status 0
+  assert_contains "$(echo "$out" | tr -s ' ')" " 0 $(userns_base dest) 65536"
+  # A state nothing was written into changes hands.
+  rm -rf "dest/state/$rel/upper/srv"
+  DROOT_USERNS=auto bb_run dest 'echo ns >/srv/again'
+  assert_status 0
+  assert_eq "$(userns_base dest):65536" "$(cat "dest/state/$rel/ids")"
+  run env DROOT_USERNS=sometimes "$EXEC" run dest true
+  assert_status 125
+  assert_contains "$err" "DROOT_USERNS 'sometimes': expected auto, off, or BASE[:COUNT]"
+}
+
+test_userns_bad_ranges_and_flags_are_refused_and_nothing_is_recorded() {
+  overlay_dest dest
+  overlay_dest other
+  local rel base before
+  rel="$(current_release other)"
+  bb_run --userns dest true
+  base="$(userns_base dest)"
+  before="$(cat "$DROOT_USERNS_REGISTRY")"
+  nothing_made() {
+    assert_no_file other/userns
+    assert_no_file "other/state/$rel"
+    assert_eq "$before" "$(cat "$DROOT_USERNS_REGISTRY")"
+  }
+  bb_run --userns=$((base + 4096)):65536 other true
+  assert_status 125
+  assert_contains "$err" "host ids $((base + 4096)):65536 for $TEST_TMP/other overlap $base:65536, which $TEST_TMP/dest uses"
+  nothing_made
+  bb_run --userns=0:65536 other true
+  assert_contains "$err" "the jail's root would be the host's root"
+  bb_run --userns=4294967290:65536 other true
+  assert_contains "$err" "the range ends past host id 4294967294"
+  bb_run --userns=99999999999 other true
+  assert_contains "$err" "the range ends past host id 4294967294"
+  bb_run --userns --cap-add SYS_MODULE other true
+  assert_status 125
+  assert_contains "$err" "--cap-add SYS_MODULE with --userns: the kernel checks SYS_MODULE against the host's user namespace only"
+  bb_run --userns --cap-add NET_ADMIN other true
+  assert_contains "$err" "--net none gives the jail a network namespace of its own"
+  nothing_made
+  # A release with ids the range cannot hold: refused at run, naming the file (home/app is 1234:2345).
+  bb_run --userns=3000000000:2000 other true
+  assert_status 125
+  assert_contains "$err" "run: /home/app in $TEST_TMP/other/releases/$rel is owned by gid 2345"
+  assert_contains "$err" "give a COUNT above 2345"
+  assert_no_file "other/state/$rel"
+  # With --net none NET_ADMIN means something: the namespace's own network.
+  bb_run --userns --net none --cap-add NET_ADMIN other 'ip link set lo down && echo down'
+  assert_status 0
+  assert_eq "down" "$out"
+  # A kernel without mount_setattr (Linux < 5.12, no idmapped mounts): refused before anything is chosen.
+  jail_helper nosys nosys
+  before="$(cat "$DROOT_USERNS_REGISTRY")"
+  mkdir plain
+  run ./nosys mount_setattr "$EXEC" run --userns --read-only plain true
+  assert_status 125
+  assert_contains "$err" "mount_setattr"
+  assert_eq "$before" "$(cat "$DROOT_USERNS_REGISTRY")"
 }

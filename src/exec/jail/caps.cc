@@ -141,4 +141,22 @@ void apply_caps(const CapState& caps) {
       throw_errno("cannot raise " + cap_name(cap) + " as an ambient capability");
 }
 
+std::string cap_meaningless_in_userns(int cap, bool own_net) {
+  switch (cap) {
+    case CAP_SYS_MODULE: case CAP_SYS_RAWIO: case CAP_SYS_TIME: case CAP_SYS_BOOT: case CAP_MKNOD:
+    case CAP_LINUX_IMMUTABLE: case CAP_SYS_PACCT: case CAP_IPC_LOCK: case CAP_SYS_NICE: case CAP_SYS_RESOURCE:
+    case CAP_AUDIT_CONTROL: case CAP_AUDIT_READ: case CAP_AUDIT_WRITE: case CAP_MAC_ADMIN: case CAP_MAC_OVERRIDE:
+    case CAP_SYSLOG: case CAP_WAKE_ALARM: case CAP_BLOCK_SUSPEND: case CAP_SYS_TTY_CONFIG: case CAP_LEASE:
+    case CAP_BPF: case CAP_PERFMON:
+      return "the kernel checks " + cap_name(cap) + " against the host's user namespace only, so inside the jail's "
+             "it grants nothing";
+    case CAP_NET_ADMIN: case CAP_NET_RAW: case CAP_NET_BROADCAST:
+      if (own_net) return "";
+      return "with --net host the network namespace is the host's, which the jail's user namespace does not own, "
+             "so " + cap_name(cap) + " grants nothing there; --net none gives the jail a network namespace of its own";
+    default:
+      return "";
+  }
+}
+
 }  // namespace droot::exec

@@ -44,6 +44,14 @@ struct CapState {
 CapState plan_caps(const std::vector<std::string>& add, const std::vector<std::string>& drop, bool root_user,
                    CapMask available);
 
+// `run --userns`: why --cap-add of `cap` would give the jail nothing, or "" if it means something there. The
+// kernel checks most capabilities against the user namespace that owns the object (ns_capable): the jail's
+// files, its own UTS/IPC namespaces, its own network namespace with --net none (`own_net`). Some it checks
+// only against the host's (capable(): loading modules, raw I/O, the clock, reboot, device nodes, mlock
+// beyond the rlimit, the audit and MAC subsystems, BPF, perf), and with --net host the network namespace is
+// the host's too. Asking for those is a mistake worth an error, not a silent no-op.
+std::string cap_meaningless_in_userns(int cap, bool own_net);
+
 // Step 1, while still fully privileged (PR_CAPBSET_DROP needs CAP_SETPCAP): shrink the bounding set, clear
 // ambient, and ask the kernel to keep the permitted set across the uid change if it will be needed.
 void drop_bounding_and_prepare(const CapState& caps, bool changing_uid);

@@ -20,6 +20,7 @@
 #include "rlimits.h"
 #include "seccomp_filter.h"
 #include "terminal.h"
+#include "user_namespace.h"
 
 namespace droot::exec {
 
@@ -147,16 +148,26 @@ void hand_over_pty(const JailSpec& spec, const TerminalPlan& tty, UniqueFd sock)
     // or /proc/1/fd: runc's CVE-2019-5736 went through exactly that.
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) throw_errno("cannot make the jail's init non-dumpable");
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) throw_errno("cannot set the parent-death signal");
-    int flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | (spec.new_net ? CLONE_NEWNET : 0);
-    if (unshare(flags) < 0) throw_errno("cannot create the jail's mount, IPC and UTS namespaces");
+    // With --userns only the mount namespace is made now, owned by the host's user namespace (the idmapped
+    // mounts need host root); the others come after entering the jail's, so that it owns them (user_namespace.h).
+    const bool userns = spec.mounts.userns_fd >= 0;
+    const int others = CLONE_NEWIPC | CLONE_NEWUTS | (spec.new_net ? CLONE_NEWNET : 0);
+    if (unshare(CLONE_NEWNS | (userns ? 0 : others)) < 0) throw_errno("cannot create the jail's mount, IPC and UTS namespaces");
     char byte = 0;
     // EOF: droot-exec failed (or died) before the jail was placed in its cgroup.
     if (read(go.get(), &byte, 1) != 1) _exit(125);
     go.reset();
     // Now that the parent has moved this process into the run cgroup, that cgroup becomes "/" for the jail.
-    if (unshare(CLONE_NEWCGROUP) < 0) throw_errno("cannot create the jail's cgroup namespace");
+    if (!userns && unshare(CLONE_NEWCGROUP) < 0) throw_errno("cannot create the jail's cgroup namespace");
     umask(022);
+    if (userns) act_as_jail_root(spec.mounts.id_shift);
     build_jail_root(spec.mounts);
+    if (userns) {
+      enter_user_namespace(spec.mounts.userns_fd);
+      close(spec.mounts.userns_fd);
+      if (unshare(others | CLONE_NEWCGROUP) < 0)
+        throw_errno("cannot create the jail's IPC, UTS, cgroup and network namespaces in its user namespace");
+    }
     if (spec.hostname && sethostname(spec.hostname->data(), spec.hostname->size()) < 0)
       throw_errno("cannot set the hostname " + *spec.hostname);
     if (spec.new_net) bring_loopback_up();
@@ -189,6 +200,17 @@ int run_jail(const JailSpec& spec) {
   TerminalPlan tty = plan_terminal_for_stdio(spec.tty);
   std::unique_ptr<RunCgroup> cgroup;
   if (spec.limits.any()) cgroup = std::make_unique<RunCgroup>(spec.limits, "droot-run-" + std::to_string(getpid()));
+  // The namespace lives on this fd until init has entered it; init gets a copy of the spec that names it.
+  UniqueFd userns;
+  JailSpec with_userns;
+  const JailSpec* jail = &spec;
+  if (spec.userns) {
+    userns = make_user_namespace(*spec.userns);
+    with_userns = spec;
+    with_userns.mounts.userns_fd = userns.get();
+    with_userns.mounts.id_shift = static_cast<uint32_t>(spec.userns->base);
+    jail = &with_userns;
+  }
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
@@ -208,8 +230,9 @@ int run_jail(const JailSpec& spec) {
   if (pid == 0) {
     go_write.reset();
     tty_parent.reset();
-    init_process(spec, std::move(go_read), tty, std::move(tty_child));
+    init_process(*jail, std::move(go_read), tty, std::move(tty_child));
   }
+  userns.reset();
   go_read.reset();
   tty_child.reset();
   UniqueFd master;

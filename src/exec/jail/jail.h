@@ -3,9 +3,12 @@
 //   droot-exec (host namespaces)         makes the run cgroup, unshares a PID namespace for its child, relays
 //     │                                  signals to it, removes the cgroup, exits with its status
 //     │                                  [with a pty: the host terminal raw, bytes relayed (terminal.h)]
+//     │                                  [--userns: makes the user namespace first, user_namespace.h]
 //     └─ PID 1 "init" (new mount, PID, IPC, UTS, cgroup [, network] namespaces)
 //          │                             builds the root and pivots into it, sets the hostname and lo, [opens
 //          │                             the jail's pty, sends the master out], closes every inherited fd,
+//          │                             [--userns: the mounts as host root, then enters the user namespace
+//          │                             and makes IPC, UTS, network and cgroup namespaces it owns]
 //          │                             then only relays signals and reaps (init.h)
 //          └─ the command                setsid [+ the pty as controlling terminal], rlimits, no_new_privs,
 //                                        bounding set, setgroups/setresgid/setresuid, capset,
@@ -24,6 +27,7 @@
 #include "mounts.h"
 #include "run_options.h"
 #include "user.h"
+#include "userns_range.h"
 
 namespace droot::exec {
 
@@ -40,6 +44,7 @@ struct JailSpec {
   std::vector<std::string> env;
   std::string workdir = "/";
   CgroupLimits limits;
+  std::optional<IdRange> userns;  // --userns: the host ids of the jail's 0…COUNT-1 (user_namespace.h)
 };
 
 // Runs the jail to the end; returns droot-exec's exit status (the command's, 126/127 for exec failures,

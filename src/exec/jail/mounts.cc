@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,6 +59,28 @@ void set_attrs(int mount_fd, uint64_t attrs, bool recursive, const std::string& 
   // re-read them from statvfs and pass them back to MS_REMOUNT; mount_setattr leaves them alone).
   if (mount_setattr(mount_fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0)
     throw_errno("cannot change the mount flags of " + what);
+}
+
+void idmap_tree(int mount_fd, int userns_fd, int source_fd, const std::string& what) {
+  mount_attr attr{};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(userns_fd);
+  if (mount_setattr(mount_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) == 0) return;
+  int err = errno;
+  struct utsname u {};
+  uname(&u);
+  const std::string fs = filesystem_type(source_fd);
+  // EINVAL: the filesystem does not take idmapped mounts (FS_ALLOW_IDMAP: ext4, xfs, btrfs, f2fs, fat from
+  // 5.12-5.15; tmpfs only from 6.3; never overlayfs, NFS or FUSE before 6.12). --userns never falls back to
+  // presenting the image with host ids: its root would then own nothing, or real root's files.
+  if (err == EINVAL || err == ENOSYS || err == E2BIG)
+    throw Error("cannot present " + what + " to the jail's user namespace (--userns): " +
+                (err == EINVAL ? "Linux " + std::string(u.release) + " cannot make an idmapped mount of " + fs
+                               : "Linux " + std::string(u.release) + " has no idmapped mounts (5.12+)") +
+                "; keep releases on ext4, xfs or btrfs (tmpfs needs Linux 6.3), or run without --userns "
+                "(--userns=off)");
+  errno = err;
+  throw_errno("cannot present " + what + " to the jail's user namespace (--userns, mount_setattr MOUNT_ATTR_IDMAP)");
 }
 
 namespace {
@@ -199,8 +222,16 @@ void build_jail_root(const MountPlan& plan) {
   if (plan.root == RootMode::State || plan.root == RootMode::Volatile) {
     root = mount_overlay_root(plan);
   } else {
-    if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND, nullptr) < 0)
+    if (plan.userns_fd >= 0) {
+      // Idmapped, so the clone of the new mount API: the flag can only be set while the mount is detached.
+      UniqueFd dir(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!dir) throw_errno("cannot open the rootfs " + plan.rootfs);
+      UniqueFd tree = clone_tree(dir.get(), "", false, "the rootfs " + plan.rootfs);
+      idmap_tree(tree.get(), plan.userns_fd, dir.get(), "the rootfs " + plan.rootfs);
+      attach_mount(tree.get(), dir.get(), "the rootfs " + plan.rootfs);
+    } else if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND, nullptr) < 0) {
       throw_errno("cannot bind the rootfs " + plan.rootfs + " onto itself");
+    }
     root = UniqueFd(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!root) throw_errno("cannot open the rootfs " + plan.rootfs);
   }

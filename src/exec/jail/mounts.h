@@ -39,6 +39,11 @@ struct MountPlan {
   std::vector<BindSpec> binds;
   std::vector<std::string> tmpfs;
   std::vector<FileCopy> copies;
+  // --userns (user_namespace.h): the jail's user namespace, through which the image's root is presented as an
+  // idmapped mount (-1: none), and the host id of the jail's root. Binds are not idmapped: a host directory
+  // shows its host owners as the namespace maps them (owned by `id_shift`: root's inside; by host root: nobody).
+  int userns_fd = -1;
+  uint32_t id_shift = 0;
 };
 
 // Runs inside the new mount (and PID, for /proc) namespace: makes every mount private, mounts the root as
@@ -55,5 +60,11 @@ void attach_mount(int mount_fd, int target_fd, const std::string& what);
 UniqueFd clone_tree(int dirfd, const char* path, bool recursive, const std::string& what);
 // mount_setattr: sets `attrs` (MOUNT_ATTR_*) and leaves every other flag as it is.
 void set_attrs(int mount_fd, uint64_t attrs, bool recursive, const std::string& what);
+// mount_setattr(MOUNT_ATTR_IDMAP) of a detached tree: its files' owners as `userns_fd` maps them (disk uid 0 →
+// the namespace's root). Not recursive: the caller idmaps what it cloned, nothing that happens to sit below.
+// Throws Error naming the filesystem and the kernel where they cannot do it, and the way out.
+// `source_fd`: the attached directory the tree was cloned from (a detached mount has no line in mountinfo to
+// name its filesystem by).
+void idmap_tree(int mount_fd, int userns_fd, int source_fd, const std::string& what);
 
 }  // namespace droot::exec

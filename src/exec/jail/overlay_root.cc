@@ -46,12 +46,12 @@ struct Layers {
 // The tmpfs of --volatile, attached (stacked over the release, under the overlay that will cover both) before
 // overlayfs takes layers from it: see the header. Its pages are charged to the memory cgroup of whoever writes,
 // so --memory bounds it too.
-void make_volatile_layers(Layers& l, const struct stat& release_root) {
+void make_volatile_layers(Layers& l, const struct stat& release_root, uint32_t shift) {
   l.scratch = new_filesystem("tmpfs", {{"mode", "0700"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, "the tmpfs of --volatile");
   if (mkdirat(l.scratch.get(), "upper", 0700) < 0 || mkdirat(l.scratch.get(), "work", 0700) < 0)
     throw_errno("cannot make the upper and work directories of --volatile");
   // The upper root is the jail's "/" to overlayfs: it must look like the release's root (state_dir.h).
-  if (fchownat(l.scratch.get(), "upper", release_root.st_uid, release_root.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+  if (fchownat(l.scratch.get(), "upper", release_root.st_uid + shift, release_root.st_gid + shift, AT_SYMLINK_NOFOLLOW) < 0 ||
       fchmodat(l.scratch.get(), "upper", release_root.st_mode & 07777, 0) < 0)
     throw_errno("cannot give the upper directory of --volatile the mode and owner of the release's root");
   attach_mount(l.scratch.get(), l.lower.get(), "the tmpfs of --volatile");
@@ -102,9 +102,12 @@ UniqueFd mount_overlay_root(const MountPlan& plan) {
   // namespace by any path at all, and reads do not even update its atimes.
   l.lower = clone_tree(release.get(), "", false, "the release " + plan.rootfs);
   set_attrs(l.lower.get(), MOUNT_ATTR_RDONLY, false, "the release " + plan.rootfs);
+  // --userns: the release's owners as the jail's namespace maps them (overlayfs takes idmapped lower layers
+  // from 5.19; not an idmapped upper, so the state keeps host ids: state_dir.h).
+  if (plan.userns_fd >= 0) idmap_tree(l.lower.get(), plan.userns_fd, release.get(), "the release " + plan.rootfs);
   attach_mount(l.lower.get(), release.get(), "the release " + plan.rootfs);
   if (plan.root == RootMode::Volatile)
-    make_volatile_layers(l, release_root);
+    make_volatile_layers(l, release_root, plan.userns_fd >= 0 ? plan.id_shift : 0);
   else
     open_state_layers(l, plan);
   l.names = {{l.lower.get(), plan.rootfs}, {l.upper.get(), l.upper_text}, {l.work.get(), "its work directory"}};

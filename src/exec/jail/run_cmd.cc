@@ -22,6 +22,8 @@
 #include "run_options.h"
 #include "state_dir.h"
 #include "user.h"
+#include "userns_owners.h"
+#include "userns_registry.h"
 
 namespace droot::exec {
 
@@ -80,6 +82,10 @@ cxxopts::Options make_options() {
   opts.custom_help("[OPTIONS] DEST|ROOT [--] [COMMAND [ARG...]]");
   opts.positional_help("DEST|ROOT [--] [COMMAND [ARG...]]");
   auto add = opts.add_options();
+  // Its value only as --userns=VALUE: a bare --userns means auto, and the next word is the target.
+  add("userns", "own user namespace: the jail's uids/gids 0-65535 are unprivileged host ids (auto: a range of its "
+      "own per DEST; BASE[:COUNT]; off). Default: $DROOT_USERNS, else off", cxxopts::value<std::vector<std::string>>()->implicit_value("auto"),
+      "auto|BASE[:COUNT]|off");
   for (const auto& o : kOptions) {
     if (o.arg)
       add(o.names, o.help, cxxopts::value<std::vector<std::string>>(), o.arg);
@@ -131,6 +137,11 @@ RunOptions to_run_options(const cxxopts::ParseResult& args, SplitArgs split) {
   bool force_tty = args.count("tty") > 0, no_tty = args.count("no-tty") > 0;
   if (force_tty && no_tty) throw Error("run: -t/--tty and --no-tty contradict each other");
   o.tty = force_tty ? TtyMode::Force : no_tty ? TtyMode::Off : TtyMode::Auto;
+  if (auto u = last_value(args, "userns")) {
+    o.userns = parse_userns(*u, "--userns");
+  } else if (const char* env = std::getenv("DROOT_USERNS"); env && *env) {
+    o.userns = parse_userns(env, "DROOT_USERNS");
+  }
   if (o.hostname && (o.hostname->empty() || o.hostname->size() > 64))
     throw Error("run: --hostname '" + *o.hostname + "': must be 1 to 64 characters");
   return o;
@@ -197,13 +208,14 @@ RootMode root_mode(const RunOptions& o, const Target& t, const std::string& targ
 
 // RootMode::State: DEST/state/<release>/{upper,work}, made now (before any namespace: a failure leaves nothing
 // half-built) and locked for the whole run; the returned fd holds the lock (state_dir.h).
-UniqueFd prepare_state(const Target& t) {
+UniqueFd prepare_state(const Target& t, const std::optional<IdRange>& ids) {
   const ReleaseRef& r = *t.release;
   UniqueFd dest = open_or_throw(r.dest, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat release_root {};
   if (stat(t.rootfs.c_str(), &release_root) < 0) throw_errno("run: cannot stat " + t.rootfs);
   try {
-    StateDirs dirs = make_state_dirs(dest.get(), r.dest, r.name, release_root);
+    UniqueFd release = open_or_throw(t.rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    StateDirs dirs = make_state_dirs(dest.get(), r.dest, r.name, release_root, ids, release.get());
     lock_state(dirs, r.dest, r.name);
     return std::move(dirs.dir);
   } catch (const Error& e) {
@@ -283,6 +295,42 @@ std::vector<std::string> environment(const ImageDefaults& image, const RunOption
   return env;
 }
 
+void check_userns_owners(int root, const std::string& rootfs, const IdRange& r) {
+  auto bad = first_unmapped_owner(root, r.count, rootfs);
+  if (!bad) return;
+  throw Error("run: /" + bad->path + " in " + rootfs + " is owned by " + (bad->is_gid ? "gid " : "uid ") +
+              std::to_string(bad->id) + " (" + rootfs + "/.droot/manifest.mtree), which the jail's user namespace "
+              "does not map (--userns ids 0-" + std::to_string(r.count - 1) + "): it would show as 65534 and nothing "
+              "could change it; give a COUNT above " + std::to_string(bad->id) + " (--userns=BASE:COUNT) or run with "
+              "--userns=off");
+}
+
+// --userns: refuses what would mean nothing in the namespace, then the range (userns_registry.h) — chosen
+// last, so a bad flag records nothing.
+IdRange userns_for(const RunOptions& o, const Target& t, const Credentials& cred, int root) {
+  for (const auto& name : o.cap_add) {
+    if (name == "ALL" || name == "all") continue;  // ALL: whatever the namespace can hold
+    auto cap = cap_from_name(name);
+    if (!cap) continue;  // plan_caps has named it already
+    std::string why = cap_meaningless_in_userns(*cap, o.net == NetMode::None);
+    if (!why.empty()) throw Error("run: --cap-add " + name + " with --userns: " + why + " (drop one of the two flags)");
+  }
+  // The release's DEST keeps the record; a plain ROOT is keyed by its own path.
+  const bool is_dest = t.release.has_value();
+  const std::string key = is_dest ? t.release->dest : t.rootfs;
+  return choose_userns_range(o.userns, key, is_dest, [&](const IdRange& r) {
+    const std::string which = o.userns.mode == UsernsMode::Explicit ? "--userns=" + range_text(r) : "--userns (" + range_text(r) + ")";
+    if (cred.uid >= r.count || cred.gid >= r.count)
+      throw Error("run: the command's user (uid " + std::to_string(cred.uid) + ", gid " + std::to_string(cred.gid) +
+                  ") is outside the jail's ids 0-" + std::to_string(r.count - 1) + " of " + which + ": give a larger COUNT");
+    for (gid_t g : cred.groups)
+      if (g >= r.count)
+        throw Error("run: the command's user is in group " + std::to_string(g) + " (the image's /etc/group), outside "
+                    "the jail's ids 0-" + std::to_string(r.count - 1) + " of " + which + ": give a larger COUNT");
+    check_userns_owners(root, t.rootfs, r);
+  });
+}
+
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
@@ -313,6 +361,9 @@ int cmd_run(int argc, char** argv) {
   spec.workdir = o.workdir.value_or(image.config.working_dir.empty() ? "/" : image.config.working_dir);
   if (spec.workdir.empty() || spec.workdir[0] != '/') throw Error("run: the working directory '" + spec.workdir + "' must be an absolute path");
   spec.caps = plan_caps(o.cap_add, o.cap_drop, spec.cred.uid == 0, own_bounding_set());
+  if (o.userns.mode != UsernsMode::Off) {
+    spec.userns = userns_for(o, target, spec.cred, root.get());
+  }
 
   check_bind_sources(o.binds);
   spec.mounts.binds = o.binds;
@@ -330,7 +381,7 @@ int cmd_run(int argc, char** argv) {
   if (spec.mounts.root == RootMode::State) {
     spec.mounts.dest = target.release->dest;
     spec.mounts.release = target.release->name;
-    state_lock = prepare_state(target);
+    state_lock = prepare_state(target, spec.userns);
   }
   return run_jail(spec);
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "userns_range.h"
+
 namespace droot::exec {
 
 struct BindSpec {
@@ -58,6 +60,7 @@ struct RunOptions {
   std::vector<RlimitSpec> rlimits;
   bool seccomp = true;
   TtyMode tty = TtyMode::Auto;
+  UsernsRequest userns;  // --userns, else $DROOT_USERNS, else off (userns_range.h)
 
   bool wants_cgroup() const { return memory_bytes || pids_limit || cpu_millis; }
 };

@@ -42,8 +42,8 @@ bool is_opaque(int dir_fd) {
 
 class Walker {
  public:
-  Walker(std::string upper_path, dev_t dev, std::set<std::string> recorded)
-      : upper_path_(std::move(upper_path)), dev_(dev), recorded_(std::move(recorded)) {}
+  Walker(std::string upper_path, dev_t dev, std::set<std::string> recorded, uint32_t shift)
+      : upper_path_(std::move(upper_path)), dev_(dev), shift_(shift), recorded_(std::move(recorded)) {}
 
   void walk(int upper_dir, int release_dir, const std::string& prefix) {
     for (const std::string& name : dir_names(upper_dir, prefix.empty() ? upper_path_ : upper_path_ + "/" + prefix)) {
@@ -99,7 +99,7 @@ class Walker {
         add(rel ? StateChange::Kind::modified : StateChange::Kind::added, path, "dir", 0);
     } else {
       // A parent copied up for a write below keeps the release's mode and owner: only a change of those is one.
-      if ((st.st_mode & 07777) != (rel->st_mode & 07777) || st.st_uid != rel->st_uid || st.st_gid != rel->st_gid)
+      if ((st.st_mode & 07777) != (rel->st_mode & 07777) || st.st_uid - shift_ != rel->st_uid || st.st_gid - shift_ != rel->st_gid)
         add(StateChange::Kind::modified, path, "dir", 0);
       release_child = UniqueFd(openat(release_dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (!release_child) throw_errno("cannot open " + path + " in the release");
@@ -109,6 +109,7 @@ class Walker {
 
   std::string upper_path_;
   dev_t dev_;
+  uint32_t shift_;
   std::set<std::string> recorded_;
   StateChanges out_;
 };
@@ -125,10 +126,10 @@ std::string change_name(StateChange::Kind kind) {
   return "?";
 }
 
-StateChanges list_state_changes(int upper_fd, int release_fd, const std::string& upper_path) {
+StateChanges list_state_changes(int upper_fd, int release_fd, const std::string& upper_path, uint32_t id_shift) {
   struct stat st {};
   if (fstat(upper_fd, &st) < 0) throw_errno("cannot stat " + upper_path);
-  Walker w(upper_path, st.st_dev, read_run_mountpoints(upper_fd, upper_path));
+  Walker w(upper_path, st.st_dev, read_run_mountpoints(upper_fd, upper_path), id_shift);
   w.walk(upper_fd, release_fd, "");
   return w.done();
 }

@@ -31,6 +31,8 @@ struct StateChanges {
 // modified (copied up because it was written, or had its mode or owner changed; a directory is listed only in
 // that last case, since overlayfs copies up every parent of a written file). `upper_path` names it in errors.
 // Reading trusted.* xattrs needs CAP_SYS_ADMIN: without it an opaque directory shows as modified or added.
-StateChanges list_state_changes(int upper_fd, int release_fd, const std::string& upper_path);
+// `id_shift`: the host id of the jail's root when the state was written with --userns (state_dir.h): upper's
+// owners are then host ids, compared with the release's after subtracting it.
+StateChanges list_state_changes(int upper_fd, int release_fd, const std::string& upper_path, uint32_t id_shift = 0);
 
 }  // namespace droot::exec

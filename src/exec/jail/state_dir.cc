@@ -6,9 +6,13 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "beneath.h"
+#include "dir_names.h"
 #include "error.h"
+#include "io.h"
+#include "state_changes.h"
 
 namespace droot::exec {
 
@@ -60,6 +64,80 @@ UniqueFd open_dir(int parent, const std::string& rel, int flags, const std::stri
   return fd;
 }
 
+constexpr const char* kIdsFile = "ids";
+
+std::string read_ids(int dir, const std::string& path) {
+  UniqueFd fd = open_beneath(dir, kIdsFile, O_RDONLY);
+  if (!fd) {
+    if (errno == ENOENT) return "host";
+    throw Error("cannot open " + path + ": " + beneath_error_text(errno));
+  }
+  char buf[64];
+  ssize_t n = read(fd.get(), buf, sizeof buf - 1);
+  if (n < 0) throw_errno("cannot read " + path);
+  std::string text(buf, static_cast<size_t>(n));
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+void write_ids(int dir, const std::string& path, const std::string& text) {
+  const std::string tmp = std::string(kIdsFile) + ".tmp";
+  unlinkat(dir, tmp.c_str(), 0);
+  UniqueFd fd(openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) throw_errno("cannot write " + path);
+  write_all(fd.get(), text + "\n", path);
+  if (renameat(dir, tmp.c_str(), dir, kIdsFile) < 0) throw_errno("cannot replace " + path);
+}
+
+// Whether the service wrote anything into upper: what check --changes would list (state_changes.h). Without
+// the release to compare with, only an empty upper counts as nothing.
+bool nothing_written(int upper_path_fd, int release_fd, const std::string& path) {
+  UniqueFd upper(openat(upper_path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!upper) throw_errno("cannot read " + path);
+  if (release_fd < 0) return dir_names(upper.get(), path).empty();
+  UniqueFd release(openat(release_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!release) throw_errno("cannot read the release");
+  return list_state_changes(upper.get(), release.get(), path).changes.empty();
+}
+
+struct OwnerShift {
+  uid_t from, to;
+
+  struct stat one(int at, const char* name, const std::string& what) const {
+    const int flags = AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH);
+    struct stat st {};
+    if (fstatat(at, name, &st, flags) < 0) throw_errno("cannot stat " + what);
+    uid_t uid = st.st_uid >= from ? st.st_uid - from + to : st.st_uid;
+    gid_t gid = st.st_gid >= from ? st.st_gid - from + to : st.st_gid;
+    if (fchownat(at, name, uid, gid, flags) < 0) throw_errno("cannot chown " + what);
+    // chown clears the set-id bits of files: put the mode back.
+    if (!S_ISLNK(st.st_mode) && (st.st_mode & 06000) && fchmodat(at, name, st.st_mode & 07777, 0) < 0)
+      throw_errno("cannot chmod " + what);
+    return st;
+  }
+
+  void below(int dir_path_fd, const std::string& path) const {
+    UniqueFd dir(openat(dir_path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) throw_errno("cannot read " + path);
+    for (const std::string& name : dir_names(dir.get(), path)) {
+      struct stat st = one(dir.get(), name.c_str(), path + "/" + name);
+      if (!S_ISDIR(st.st_mode)) continue;
+      UniqueFd child(openat(dir.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!child) throw_errno("cannot open " + path + "/" + name);
+      below(child.get(), path + "/" + name);
+    }
+  }
+};
+
+// Every entry of `dir` (itself included) from ids `from`… to `to`…, never through a symlink. Only for an upper
+// that holds run's own few entries (nothing_written), so recursion depth and count stay small.
+void shift_owners(int dir_path_fd, uid_t from, uid_t to, const std::string& path) {
+  if (from == to) return;
+  OwnerShift s{from, to};
+  s.one(dir_path_fd, "", path);
+  s.below(dir_path_fd, path);
+}
+
 }  // namespace
 
 std::string state_dir_name(const std::string& release) { return std::string(kStateDir) + "/" + release; }
@@ -77,8 +155,21 @@ std::optional<ReleaseRef> release_of(const std::string& rootfs) {
   return ReleaseRef{dest, name};
 }
 
+std::string state_ids_text(const std::optional<IdRange>& ids) { return ids ? range_text(*ids) : "host"; }
+
+std::optional<IdRange> read_state_ids(int state_release_fd, const std::string& path) {
+  const std::string text = read_ids(state_release_fd, path + "/" + kIdsFile);
+  if (text == "host") return std::nullopt;
+  try {
+    UsernsRequest r = parse_userns(text, path + "/" + kIdsFile);
+    if (r.mode == UsernsMode::Explicit) return r.range;
+  } catch (const Error&) {
+  }
+  throw Error(path + "/" + kIdsFile + " holds '" + text + "', not host or BASE:COUNT");
+}
+
 StateDirs make_state_dirs(int dest_fd, const std::string& dest, const std::string& release,
-                          const struct stat& release_root) {
+                          const struct stat& release_root, const std::optional<IdRange>& ids, int release_fd) {
   if (!plain_name(release)) throw Error("'" + release + "' is not a release name");
   const std::string state_path = dest + "/" + kStateDir;
   const std::string dir_path = dest + "/" + state_dir_name(release);
@@ -89,12 +180,31 @@ StateDirs make_state_dirs(int dest_fd, const std::string& dest, const std::strin
   out.dir = make_dir(state.get(), release, dir_path, created);
   check_private(out.dir.get(), dir_path);
   UniqueFd upper = make_dir(out.dir.get(), "upper", dir_path + "/upper", created);
-  if (created) {
+  const std::string want = state_ids_text(ids);
+  std::string had = want;
+  if (!created) {
+    had = read_ids(out.dir.get(), dir_path + "/" + kIdsFile);
+    if (had != want && !nothing_written(upper.get(), release_fd, dir_path + "/upper"))
+      throw Error("the state of release " + release + " (" + dir_path + ") was written " +
+                  (had == "host" ? std::string("without --userns") : "with --userns host ids " + had) +
+                  ", so its files are owned by those ids, and this run would have " +
+                  (ids ? "host ids " + want : std::string("no user namespace")) + ": run with " +
+                  (had == "host" ? std::string("--userns=off") : "--userns=" + had) + ", or remove " + dir_path +
+                  " (what the service wrote there is lost)");
+  }
+  if (created || had != want) {
     // The upper root is what the jail sees as "/" (overlayfs takes the root's attributes from the upper
-    // layer), so it must look like the release's root. chown first: it may clear set-id bits chmod then sets.
-    if (fchown(upper.get(), release_root.st_uid, release_root.st_gid) < 0 ||
+    // layer), so it must look like the release's root — to the jail's ids. chown first: it may clear set-id
+    // bits chmod then sets.
+    uid_t shift = ids ? static_cast<uid_t>(ids->base) : 0;
+    if (!created) {
+      uid_t old_shift = had == "host" ? 0 : static_cast<uid_t>(parse_userns(had, dir_path + "/" + kIdsFile).range.base);
+      shift_owners(upper.get(), old_shift, shift, dir_path + "/upper");
+    }
+    if (fchown(upper.get(), release_root.st_uid + shift, release_root.st_gid + shift) < 0 ||
         fchmod(upper.get(), release_root.st_mode & 07777) < 0)
       throw_errno("cannot give " + dir_path + "/upper the mode and owner of the release's root");
+    write_ids(out.dir.get(), dir_path + "/" + kIdsFile, want);
   }
   UniqueFd work = make_dir(out.dir.get(), "work", dir_path + "/work", created);
   check_private(work.get(), dir_path + "/work");

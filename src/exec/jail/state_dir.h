@@ -9,6 +9,12 @@
 //                                   owner are the release root's: overlayfs shows the upper root as the jail's
 //                                   "/" (a 0700 "/" would lock a non-root --user out of everything)
 //   DEST/state/<release>/work/      overlayfs's scratch directory (must be on upper's filesystem), 0700
+//   DEST/state/<release>/ids        "host", or "BASE:COUNT" when the jail ran with --userns: overlayfs cannot
+//                                   take an idmapped upper layer, so what the service wrote is owned by the
+//                                   host ids it had (its root: BASE). A run with other ids would find files
+//                                   owned by strangers, so it is refused while upper holds anything the
+//                                   service wrote; one with only run's own mount points changes hands (their
+//                                   owners shifted). No file: "host" (states made before --userns).
 //
 // What a service writes persists across restarts of that release, as a container's writable layer does; a
 // new release starts with an empty state. `droot-exec check --changes` lists upper (state_changes.h); prune
@@ -24,6 +30,7 @@
 #include <string>
 
 #include "fd.h"
+#include "userns_range.h"
 
 namespace droot::exec {
 
@@ -50,10 +57,21 @@ struct StateDirs {
 };
 
 // Makes what is missing of state/<release>/{upper,work} beneath `dest_fd` (`dest` names it in messages);
-// a new upper gets `release_root`'s mode and owner. Refuses directories that are not root's (the euid's) or
-// that group or others may write: whoever can write upper decides what the jail's root holds.
+// a new upper gets `release_root`'s mode and owner, shifted into `ids` (--userns; nullopt: host ids). Refuses
+// directories that are not root's (the euid's) or that group or others may write: whoever can write upper
+// decides what the jail's root holds. Refuses a state written with other ids than `ids` (see "ids" above).
+// `release_fd` (the release, O_PATH; -1: unknown) lets a state written with other ids change hands when the
+// service wrote nothing into it (check --changes would list nothing): what run itself made there — its mount
+// points and the directories copied up for them — is given to the new ids.
 StateDirs make_state_dirs(int dest_fd, const std::string& dest, const std::string& release,
-                          const struct stat& release_root);
+                          const struct stat& release_root, const std::optional<IdRange>& ids = std::nullopt,
+                          int release_fd = -1);
+
+// "host" or "BASE:COUNT", as the ids file holds it.
+std::string state_ids_text(const std::optional<IdRange>& ids);
+// The ids a state was written with, read from `state_release_fd` (state/<release>, any open mode): nullopt
+// for host ids. `path` names it in errors; a damaged file is one.
+std::optional<IdRange> read_state_ids(int state_release_fd, const std::string& path);
 
 // Opens state/<release>/{upper,work}, made before (inside the jail's mount namespace, where overlayfs must
 // find them).

@@ -110,3 +110,32 @@ TEST_CASE("one run at a time holds a release's state") {
   first.dir.reset();  // the run ended
   CHECK_NOTHROW(lock_state(second, d.dir.path(), "r1"));
 }
+
+TEST_CASE("a state records the ids it was written with; other ids are refused unless upper is empty") {
+  Dest d;
+  IdRange ids{2147483648u, 65536};
+  make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root, ids);
+  struct stat st {};
+  REQUIRE(stat((d.dir / "state/r1/upper").c_str(), &st) == 0);
+  CHECK(st.st_uid == d.root.st_uid + ids.base);  // the jail's view of the release root's owner
+  CHECK(st.st_gid == d.root.st_gid + ids.base);
+  CHECK(mode_of(d.dir / "state/r1/upper") == 0751);
+  CHECK(read_file(d.dir / "state/r1/ids") == "2147483648:65536\n");
+  // Empty: it just changes hands.
+  make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root);
+  REQUIRE(stat((d.dir / "state/r1/upper").c_str(), &st) == 0);
+  CHECK(st.st_uid == d.root.st_uid);
+  CHECK(read_file(d.dir / "state/r1/ids") == "host\n");
+  // Something written: refused both ways, naming the ids and the way out, and nothing changes.
+  { UniqueFd f = open_or_throw(d.dir / "state/r1/upper/written", O_WRONLY | O_CREAT, 0644); }
+  CHECK_THROWS_WITH(make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root, ids),
+                    doctest::Contains("written without --userns"));
+  CHECK(read_file(d.dir / "state/r1/ids") == "host\n");
+  REQUIRE(unlink((d.dir / "state/r1/upper/written").c_str()) == 0);
+  make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root, ids);
+  { UniqueFd f = open_or_throw(d.dir / "state/r1/upper/written", O_WRONLY | O_CREAT, 0644); }
+  CHECK_THROWS_WITH(make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root, IdRange{2147549184u, 65536}),
+                    doctest::Contains("--userns=2147483648:65536"));
+  CHECK_THROWS_WITH(make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root), doctest::Contains("remove"));
+  CHECK_NOTHROW(make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root, ids));
+}

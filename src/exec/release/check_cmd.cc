@@ -78,7 +78,10 @@ StateReport read_state(const CheckedRoot& root) {
     throw Error("check: cannot open " + r.upper + ": " + beneath_error_text(errno));
   }
   r.exists = true;
-  r.state = list_state_changes(upper.get(), root.fd.get(), r.upper);
+  UniqueFd state = open_beneath(dest.get(), state_dir_name(ref->name), O_PATH | O_DIRECTORY);
+  if (!state) throw Error("check: cannot open " + ref->dest + "/" + state_dir_name(ref->name) + ": " + beneath_error_text(errno));
+  std::optional<IdRange> ids = read_state_ids(state.get(), ref->dest + "/" + state_dir_name(ref->name));
+  r.state = list_state_changes(upper.get(), root.fd.get(), r.upper, ids ? static_cast<uint32_t>(ids->base) : 0);
   return r;
 }
 
