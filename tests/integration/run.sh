@@ -12,6 +12,9 @@ export DROOT_SRC="$(cd "$here/../.." && pwd)"
 export DROOT_TEST_IMAGE="${DROOT_TEST_IMAGE:-droot-test/busybox:1}"
 export DOCKER_BUILDKIT=0
 filter="${DROOT_TEST_FILTER:-}"
+# DROOT_TEST_LABEL: appended to each file's name in the results ("run_test-userns:test_…"), for a second pass
+# of a file under other settings (tools/test runs run_test.sh again with DROOT_USERNS=auto).
+label="${DROOT_TEST_LABEL:+-$DROOT_TEST_LABEL}"
 per_test_timeout="${DROOT_TEST_TIMEOUT:-300}"
 
 files=("$@")
@@ -27,7 +30,7 @@ passed=0
 failed=0
 failures=()
 for file in "${files[@]}"; do
-  name="$(basename "$file" .sh)"
+  name="$(basename "$file" .sh)$label"
   for fn in $(bash -c "source '$here/lib.sh'; source '$file'; declare -F" | awk '{print $3}' | grep '^test_'); do
     [ -n "$filter" ] && [[ "$name:$fn" != *$filter* ]] && continue
     tmp="$(mktemp -d /tmp/droot-it.XXXXXX)"
