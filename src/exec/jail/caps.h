@@ -49,7 +49,8 @@ CapState plan_caps(const std::vector<std::string>& add, const std::vector<std::s
 // files, its own UTS/IPC namespaces, its own network namespace with --net none (`own_net`). Some it checks
 // only against the host's (capable(): loading modules, raw I/O, the clock, reboot, device nodes, mlock
 // beyond the rlimit, the audit and MAC subsystems, BPF, perf), and with --net host the network namespace is
-// the host's too. Asking for those is a mistake worth an error, not a silent no-op.
+// the host's too (NET_ADMIN, NET_RAW, NET_BROADCAST; not NET_BIND_SERVICE, which is on the keep-list itself).
+// Asking for those is a mistake worth an error, not a silent no-op.
 std::string cap_meaningless_in_userns(int cap, bool own_net);
 
 // Step 1, while still fully privileged (PR_CAPBSET_DROP needs CAP_SETPCAP): shrink the bounding set, clear
