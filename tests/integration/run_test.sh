@@ -660,11 +660,15 @@ TERM" "$(cat out/seen)"
 
 test_run_init_reaps_fifty_orphans() {
   jail_root root
+  # Waits by polling, not fixed sleeps: under qemu's TCG (tests/kernel/) a fork takes tens of milliseconds.
   run "$EXEC" run root sh -c '
-    for i in $(seq 50); do (sleep 3 &); done
-    sleep 0.2
-    echo "orphans=$(grep -l "^PPid:[[:space:]]*1$" /proc/[0-9]*/status | wc -l)"
-    sleep 3.5
+    for i in $(seq 50); do (sleep 4 &); done
+    for t in $(seq 100); do
+      n=$(grep -l "^PPid:[[:space:]]*1$" /proc/[0-9]*/status 2>/dev/null | wc -l); [ "$n" -ge 51 ] && break; sleep 0.05
+    done
+    echo "orphans=$n"
+    # Until no sleep is left: reaped ones vanish, unreaped ones would stay (as zombies) and be counted.
+    for t in $(seq 300); do grep -qx sleep /proc/[0-9]*/comm 2>/dev/null || break; sleep 0.05; done
     z=0
     for s in /proc/[0-9]*/stat; do read -r l <"$s" 2>/dev/null; case "$l" in *") Z "*) z=$((z+1));; esac; done
     echo "zombies=$z"'
@@ -828,7 +832,7 @@ test_run_pids_limit_stops_a_fork_loop_and_the_cgroup_goes_away() {
 
 test_run_memory_and_cpu_limits() {
   jail_root root
-  "$EXEC" run --memory 32m --cpus 0.5 root sleep 2 &
+  "$EXEC" run --memory 32m --cpus 0.5 root sleep 60 &
   local pid=$! mem="" cpu="" i
   for i in $(seq 50); do
     mem="$(find /sys/fs/cgroup -maxdepth 6 -type d -name "droot-run-$pid" -path "*memory*" 2>/dev/null | head -1 || true)"
@@ -848,7 +852,8 @@ test_run_memory_and_cpu_limits() {
     assert_eq 33554432 "$(cat "$mem/memory.limit_in_bytes")"
     assert_eq 50000 "$(cat "$cpu/cpu.cfs_quota_us")"
   fi
-  wait "$pid"
+  kill -TERM "$pid"
+  wait "$pid" || true
   assert_no_file "$mem"
   assert_no_file "$cpu"
   # The limit is enforced: 100 MB in a shell variable does not fit in 32 MB.
