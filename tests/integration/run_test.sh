@@ -1397,3 +1397,33 @@ test_userns_bad_ranges_and_flags_are_refused_and_nothing_is_recorded() {
   assert_contains "$err" "mount_setattr"
   assert_eq "$before" "$(cat "$DROOT_USERNS_REGISTRY")"
 }
+
+test_userns_auto_takes_the_subordinate_ids_of_the_droot_user_and_avoids_everyone_elses() {
+  overlay_dest dest
+  overlay_dest other
+  overlay_dest third
+  overlay_dest fourth
+  [ -e /etc/subuid ] && [ -e /etc/subgid ] || fail "this host has no /etc/subuid or /etc/subgid to bind over"
+  # with_subids UIDS GIDS COMMAND: COMMAND with /etc/subuid and /etc/subgid as an operator would write them,
+  # bound over the host's in a mount namespace of its own (the host's files are not touched).
+  with_subids() {
+    printf "$1" >subuid
+    printf "$2" >subgid
+    run unshare -m --propagation private sh -c "mount --bind '$TEST_TMP/subuid' /etc/subuid &&
+      mount --bind '$TEST_TMP/subgid' /etc/subgid && $3"
+  }
+  local r="'$EXEC' run --userns --ro-bind '$TEST_TMP/bb:/bb'"
+  # droot's ids, where both files give them (uids 300000…496607, gids 300000…499999): two aligned slots.
+  with_subids 'podman:100000:65536\ndroot:300000:196608\n' 'droot:300000:200000\n' \
+    "$r dest /bb/cat /proc/self/uid_map && $r other /bb/true && $r third /bb/true"
+  assert_status 125
+  assert_contains "$(echo "$out" | tr -s ' ')" " 0 327680 65536"
+  assert_eq "327680:65536" "$(cat dest/userns)"
+  assert_eq "393216:65536" "$(cat other/userns)"
+  assert_contains "$err" "--userns=auto: no free range of 65536 host ids is left in the /etc/subuid and /etc/subgid ranges of user droot"
+  assert_no_file third/userns
+  # No droot user: the default pool, around every range the files give anyone.
+  with_subids 'podman:2147483648:65536\n' 'podman:2147549184:65536\n' "$r fourth /bb/true"
+  assert_status 0
+  assert_eq "2147614720:65536" "$(cat fourth/userns)"
+}
