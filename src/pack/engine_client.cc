@@ -209,7 +209,8 @@ nlohmann::json EngineClient::inspect_image(const std::string& ref) {
   return parse_inspect_answer(r.body, "inspect image " + ref + ": the Engine at " + endpoint_.display);
 }
 
-std::string EngineClient::create_container(const std::string& image_id, const std::map<std::string, std::string>& labels) {
+std::string EngineClient::create_container(const std::string& image_id, const std::map<std::string, std::string>& labels,
+                                           const std::string& platform) {
   // Entrypoint and Cmd are overridden: an image with neither is refused ("No command specified") and the
   // container is never started anyway, so no shell or binary in the image is needed.
   nlohmann::json body = {{"Image", image_id},
@@ -218,8 +219,18 @@ std::string EngineClient::create_container(const std::string& image_id, const st
                          {"Labels", labels},
                          {"NetworkDisabled", true},
                          {"HostConfig", {{"NetworkMode", "none"}}}};
-  HttpResponse r = request("POST", "/containers/create", body.dump(), true);
+  // The platform is a query parameter; "os/arch[/variant]" needs only its slashes escaped.
+  std::string query;
+  if (!platform.empty()) {
+    query = "?platform=";
+    for (char c : platform) query += c == '/' ? std::string("%2F") : std::string(1, c);
+  }
+  HttpResponse r = request("POST", "/containers/create" + query, body.dump(), true);
   // 404 here is not "never existed" (inspect just found it) but "removed since": say that, not "not found".
+  if (r.status == 404 && !platform.empty() && engine_message(r.body).find("platform") != std::string::npos)
+    throw Error("image " + image_id + " is not for --platform " + platform + ": the Engine answered: " +
+                engine_message(r.body) + "; pull that platform's image first (docker pull --platform " + platform +
+                "); nothing was written");
   if (r.status == 404)
     throw Error("image " + image_id + " was removed from the Engine at " + endpoint_.display +
                 " after droot-pack inspected it and before its container could be created (docker rmi by someone "

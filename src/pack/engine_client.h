@@ -36,8 +36,10 @@ class EngineClient {
   const EngineEndpoint& endpoint() const { return endpoint_; }
 
   nlohmann::json inspect_image(const std::string& ref);
-  // Creates a container that is never started; returns its id.
-  std::string create_container(const std::string& image_id, const std::map<std::string, std::string>& labels);
+  // Creates a container that is never started; returns its id. `platform` ("os/arch[/variant]", API >= 1.41)
+  // asks the Engine for that platform's image: an error if the image is for another one.
+  std::string create_container(const std::string& image_id, const std::map<std::string, std::string>& labels,
+                               const std::string& platform = "");
   // Best effort, never throws, ignores interrupts: used on every exit path. Returns "" or the error.
   std::string remove_container(const std::string& id) noexcept;
   // GET /containers/{id}/export; `sink` receives the tar stream; returning false aborts the transfer.

@@ -8,23 +8,24 @@
 
 #include "engine_client.h"
 #include "fd.h"
+#include "tree_stream.h"
 
 namespace droot::pack {
 
-class ExportStream {
+class ExportStream : public TreeStream {
  public:
   ExportStream(EngineClient& client, const std::string& container_id);
   ~ExportStream();
   ExportStream(const ExportStream&) = delete;
   ExportStream& operator=(const ExportStream&) = delete;
 
-  int fd() const { return read_end_.get(); }
-  uint64_t bytes_received() const { return bytes_; }
+  int fd() const override { return read_end_.get(); }
+  uint64_t bytes_received() const override { return bytes_; }
   // Reads what is left until the transfer ends, then joins the thread; rethrows its error (the root cause
   // when the tar stream looked truncated to the reader).
-  void finish();
+  void finish() override;
   // Stops reading, joins the thread; returns its error text, if any (for the error path).
-  std::string abandon() noexcept;
+  std::string abandon() noexcept override;
 
  private:
   void join() noexcept;

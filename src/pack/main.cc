@@ -13,9 +13,11 @@
 #include "error.h"
 #include "image_pull.h"
 #include "image_ref.h"
+#include "image_source.h"
 #include "keygen.h"
 #include "minisign.h"
 #include "packer.h"
+#include "platform.h"
 #include "password.h"
 #include "progress.h"
 #include "registry_auth.h"
@@ -32,7 +34,7 @@ constexpr int kMinLongWindowLog = 10, kMaxLongWindowLog = 27;  // ZSTD_WINDOWLOG
 cxxopts::Options make_options() {
   cxxopts::Options opts("droot-pack", "Pack a Docker image into a signed droot artifact (droot-artifact(5)).");
   opts.custom_help("[OPTIONS]");
-  opts.positional_help("IMAGE\n       droot-pack keygen -p PUB -s SEC [--no-password] [--force]");
+  opts.positional_help("IMAGE | docker-archive:PATH | oci-archive:PATH[:REF] | oci:DIR[:REF]\n       droot-pack keygen -p PUB -s SEC [--no-password] [--force]");
   opts.add_options()
       ("o,output", "artifact path (also writes PATH.minisig and PATH.sha256); - for stdout", cxxopts::value<std::string>(), "PATH")
       ("s,secret-key", "minisign secret key (default $DROOT_SECRET_KEY); password from $DROOT_KEY_PASSWORD or the terminal",
@@ -50,6 +52,9 @@ cxxopts::Options make_options() {
       ("pull", "pull IMAGE from its registry first: --pull (=missing) only if the Engine does not have it, "
        "--pull=always every time; credentials as the docker CLI keeps them ($DOCKER_CONFIG or ~/.docker/config.json)",
        cxxopts::value<std::string>()->implicit_value("missing"), "WHEN")
+      ("platform", "OS/ARCH[/VARIANT] (e.g. linux/arm64): the image of a multi-platform OCI index to pack, and "
+       "the platform asked of the Engine (API 1.41+); default: the image's own, or this host's for an index",
+       cxxopts::value<std::string>(), "PLATFORM")
       ("H,host", "Engine endpoint (default $DOCKER_HOST, else unix:///var/run/docker.sock)", cxxopts::value<std::string>(), "URL")
       ("source-date-epoch", "clamp file times to this (default $SOURCE_DATE_EPOCH, else the image's Created time)",
        cxxopts::value<int64_t>(), "N")
@@ -149,13 +154,24 @@ int pack_main(int argc, char** argv) {
     };
   int timeout = args["timeout"].as<int>();
   if (timeout < 1) throw Error("--timeout must be at least 1 second");
+  if (args.count("platform")) po.platform = parse_platform(args["platform"].as<std::string>());
+  const ImageSource source = parse_image_source(po.image);
+  if (source.kind != SourceKind::engine) {
+    if (args.count("pull")) throw Error(std::string("--pull applies to Engine images, not to ") + source_kind_name(source.kind) + " sources");
+    if (args.count("host")) throw Error(std::string("--host applies to Engine images, not to ") + source_kind_name(source.kind) + " sources");
+  }
 
   // The key first: a wrong password should fail before minutes of export, not after.
   std::optional<minisign::SecretKey> key = load_key(args);
   std::optional<std::string> host;
   if (args.count("host")) host = args["host"].as<std::string>();
-  EngineClient engine(resolve_endpoint(host, process_environment()), std::chrono::seconds(timeout));
-  PackResult r = pack_image(engine, po, key);
+  PackResult r;
+  if (source.kind == SourceKind::engine) {
+    EngineClient engine(resolve_endpoint(host, process_environment()), std::chrono::seconds(timeout));
+    r = pack_image(engine, po, key);
+  } else {
+    r = pack_local_image(source, po, key);
+  }
 
   if (args.count("json")) {
     nlohmann::json j = {{"image", r.image_ref},         {"id", r.image_id},
@@ -166,6 +182,7 @@ int pack_main(int argc, char** argv) {
                         {"compression", compression_name(po.compression.compression)},
                         {"files", r.files},             {"seconds", r.seconds},
                         {"pulled", r.pulled},
+                        {"layers", r.layers},
                         {"dev_special_files_dropped", r.dev_special_files_dropped},
                         {"special_files_kept", r.special_files_kept},
                         {"special_files_kept_paths", r.special_files_kept_paths}};

@@ -16,6 +16,8 @@
 #include "error.h"
 #include "export_stream.h"
 #include "io.h"
+#include "layer_flattener.h"
+#include "local_image.h"
 #include "mtree.h"
 #include "mtree_spool.h"
 #include "object_key.h"
@@ -93,7 +95,7 @@ struct DeltaState {
 // manifest line is written all the same) and listed in delta->omitted; so is a hard link to such a file.
 // Special files under dev/ are left out altogether and counted; those elsewhere are kept and handed to
 // `on_special_file` (special_files.h).
-CopyStats copy_tree(DevLookahead& export_tar, ExportStream& stream, ArtifactWriter& writer, MtreeSpool& manifest,
+CopyStats copy_tree(DevLookahead& export_tar, TreeStream& stream, ArtifactWriter& writer, MtreeSpool& manifest,
                     int64_t source_date, Progress& progress, const std::string& image, DeltaState* delta,
                     const std::function<void(const std::string&, const std::string&)>& on_special_file) {
   ArchiveReader reader(archive_read_new());
@@ -213,96 +215,78 @@ std::string trusted_comment_for(const std::string& ref, const std::string& id, c
   return comment;
 }
 
-PackResult pack_image(EngineClient& engine, const PackOptions& options, const std::optional<minisign::SecretKey>& key) {
-  auto start = std::chrono::steady_clock::now();
-  engine.negotiate(options.forced_api_version);
-  bool pulled = ensure_image(engine, options.image, options.pull);
-  nlohmann::json inspect = engine.inspect_image(options.image);
-  ImageInfo info = image_info_from(inspect, options.image);
-  int64_t source_date = choose_source_date(options, info);
-  const nlohmann::json image_config = image_config_from(inspect);
+namespace {
 
-  // The bases before anything is written: a bad one ends here, with no output file and no container.
+// The bases before anything is written: a bad one ends here, with no output file and no container.
+struct Bases {
   ObjectKeySet keys;
   std::vector<BaseArtifact> bases;
   std::vector<DeltaBase> delta_bases;
+};
+
+void load_bases(const PackOptions& options, Bases& b) {
   for (const auto& path : options.bases) {
-    bases.push_back(read_base_keys(path, keys));
-    for (size_t i = 0; i + 1 < bases.size(); ++i)
-      if (bases[i].base.payload_sha256 == bases.back().base.payload_sha256)
-        throw Error("--base " + path + " and --base " + bases[i].path + " are the same artifact (payload sha256 " +
-                    bases.back().base.payload_sha256 + "); give each base once");
-    delta_bases.push_back(bases.back().base);
+    b.bases.push_back(read_base_keys(path, b.keys));
+    for (size_t i = 0; i + 1 < b.bases.size(); ++i)
+      if (b.bases[i].base.payload_sha256 == b.bases.back().base.payload_sha256)
+        throw Error("--base " + path + " and --base " + b.bases[i].path + " are the same artifact (payload sha256 " +
+                    b.bases.back().base.payload_sha256 + "); give each base once");
+    b.delta_bases.push_back(b.bases.back().base);
   }
-  keys.seal();
-  std::optional<DeltaState> delta;
-  if (!bases.empty()) delta.emplace(keys);
+  b.keys.seal();
+}
 
-  Output out(options.output);
-  MtreeSpool manifest("the manifest spool");
-  ArtifactWriter writer(out.fd(), out.name(), options.compression);
-
-  std::string container;
+// config.json, .drootenv, then the tree from `stream` (the Engine's export or the flattened layers). `verb`
+// names the stream's producer in errors ("exporting", "flattening").
+CopyStats copy_stream(TreeStream& stream, ArtifactWriter& writer, MtreeSpool& manifest, const PackOptions& options,
+                      const ImageInfo& info, const nlohmann::json& image_config, int64_t source_date,
+                      const std::vector<DeltaBase>& delta_bases, DeltaState* delta, Progress& progress,
+                      const std::string& verb, const std::string& what_order) {
+  CopyStats stats;
+  uint64_t dev_specials = 0;
   try {
-    container = engine.create_container(info.id, {{"org.droot.pack", "1"}, {"org.droot.pack.image", options.image}});
+    // config.json comes first and says how many special files under dev/ the export will drop: read the
+    // export ahead to the end of dev/ to count them, then copy it all from its first byte.
+    DevLookahead lookahead(stream.fd());
+    dev_specials = lookahead.count(options.image);
+    writer.add_text_file(std::string(kConfigPath),
+                         make_config_json(info, image_config, source_date, std::string("droot-pack ") + DROOT_VERSION,
+                                          delta_bases, dev_specials),
+                         source_date);
+    writer.add_text_file(std::string(kDrootEnvPath),
+                         make_drootenv(image_config.is_object() && image_config.contains("Env") ? image_config["Env"]
+                                                                                              : nlohmann::json()),
+                         source_date);
+    stats = copy_tree(lookahead, stream, writer, manifest, source_date, progress, options.image, delta,
+                      options.on_special_file);
+  } catch (const Interrupted&) {
+    stream.abandon();
+    throw;
+  } catch (const Error& e) {
+    // A truncated tar is the symptom; the transfer's own error (daemon died, container removed) is the cause.
+    std::string cause = stream.abandon();
+    throw_if_interrupted();
+    if (!cause.empty()) throw Error(verb + " " + options.image + ": " + cause);
+    throw;
+  }
+  try {
+    stream.finish();
   } catch (const Interrupted&) {
     throw;
   } catch (const Error& e) {
-    // The Engine only knows the id by now; the user knows the name they typed.
-    throw Error("packing " + options.image + ": " + e.what());
+    throw Error(verb + " " + options.image + ": " + e.what());
   }
-  CopyStats stats;
-  uint64_t exported = 0;
-  uint64_t dev_specials = 0;
-  try {
-    Progress progress(options.progress, "packing " + options.image, image_size_from(inspect));
-    ExportStream stream(engine, container);
-    try {
-      // config.json comes first and says how many special files under dev/ the export will drop: read the
-      // export ahead to the end of dev/ to count them, then copy it all from its first byte.
-      DevLookahead lookahead(stream.fd());
-      dev_specials = lookahead.count(options.image);
-      writer.add_text_file(std::string(kConfigPath),
-                           make_config_json(info, image_config, source_date, std::string("droot-pack ") + DROOT_VERSION,
-                                            delta_bases, dev_specials),
-                           source_date);
-      writer.add_text_file(std::string(kDrootEnvPath),
-                           make_drootenv(image_config.is_object() && image_config.contains("Env") ? image_config["Env"]
-                                                                                                : nlohmann::json()),
-                           source_date);
-      stats = copy_tree(lookahead, stream, writer, manifest, source_date, progress, options.image,
-                        delta ? &*delta : nullptr, options.on_special_file);
-    } catch (const Interrupted&) {
-      stream.abandon();
-      throw;
-    } catch (const Error& e) {
-      // A truncated tar is the symptom; the transfer's own error (daemon died, container removed) is the cause.
-      std::string cause = stream.abandon();
-      throw_if_interrupted();
-      if (!cause.empty()) throw Error("exporting " + options.image + ": " + cause);
-      throw;
-    }
-    try {
-      stream.finish();
-    } catch (const Interrupted&) {
-      throw;
-    } catch (const Error& e) {
-      throw Error("exporting " + options.image + ": " + e.what());
-    }
-    exported = stream.bytes_received();
-    if (stats.dropped_dev_special_files != dev_specials)
-      throw Error("packing " + options.image + ": its export held " + std::to_string(stats.dropped_dev_special_files) +
-                  " special files under dev/, " + std::to_string(dev_specials) + " of them up to the end of dev/: the "
-                  "Engine's export is not in name order, so config.json would be wrong; nothing was written");
-    progress.done();
-  } catch (...) {
-    if (std::string err = engine.remove_container(container); !err.empty())
-      std::fprintf(stderr, "droot-pack: warning: could not remove container %s: %s\n", container.substr(0, 12).c_str(), err.c_str());
-    throw;
-  }
-  if (std::string err = engine.remove_container(container); !err.empty())
-    throw Error("could not remove container " + container.substr(0, 12) + ": " + err);
+  if (stats.dropped_dev_special_files != dev_specials)
+    throw Error("packing " + options.image + ": its export held " + std::to_string(stats.dropped_dev_special_files) +
+                " special files under dev/, " + std::to_string(dev_specials) + " of them up to the end of dev/: " +
+                what_order + " is not in name order, so config.json would be wrong; nothing was written");
+  return stats;
+}
 
+// Manifest, payload digests, signature, trailer, sidecars, rename; then the summary.
+PackResult finish_artifact(Output& out, ArtifactWriter& writer, MtreeSpool& manifest, DeltaState* delta,
+                           const PackOptions& options, const ImageInfo& info, Bases& b, CopyStats& stats,
+                           int64_t source_date, const std::optional<minisign::SecretKey>& key) {
   // A delta's list of what it left out goes just before the manifest, which stays last.
   if (delta) writer.add_file_from_fd(std::string(kDeltaPath), delta->omitted.fd(), delta->omitted.size(), source_date);
   writer.add_file_from_fd(std::string(kManifestPath), manifest.fd(), manifest.size(), source_date);
@@ -313,7 +297,7 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   if (key) {
     auto sig = minisign::sign_prehashed(*key, payload.blake2b512,
                                         trusted_comment_for(options.image, info.id, payload.sha256, options.compression.compression,
-                                                            delta_bases),
+                                                            b.delta_bases),
                                         "droot artifact signature from key " + minisign::key_id_hex(key->key_id));
     minisig = minisign::format_signature(sig);
     if (options.compression.compression != Compression::none)
@@ -325,20 +309,111 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   result.image_ref = options.image;
   result.image_id = info.id;
   result.artifact = options.output;
-  result.exported_bytes = exported;
   result.artifact_bytes = writer.bytes_written();
   result.payload_bytes = payload.size;
   result.payload_sha256 = payload.sha256;
   result.key_id = key ? minisign::key_id_hex(key->key_id) : "";
   result.files = stats.files;
-  result.pulled = pulled;
-  result.bases = std::move(bases);
+  result.bases = std::move(b.bases);
   result.files_shipped = stats.regular_files - stats.omitted_files;
   result.files_from_bases = stats.omitted_files;
   result.bytes_from_bases = stats.omitted_bytes;
   result.dev_special_files_dropped = stats.dropped_dev_special_files;
   result.special_files_kept = stats.special_files_kept;
   result.special_files_kept_paths = std::move(stats.special_files_kept_paths);
+  return result;
+}
+
+}  // namespace
+
+PackResult pack_image(EngineClient& engine, const PackOptions& options, const std::optional<minisign::SecretKey>& key) {
+  auto start = std::chrono::steady_clock::now();
+  engine.negotiate(options.forced_api_version);
+  if (options.platform && compare_api_versions(engine.api_version(), "1.41") < 0)
+    throw Error("--platform " + options.platform->str() + " needs Engine API 1.41 or later; the Engine at " +
+                engine.endpoint().display + " speaks " + engine.api_version() + ": upgrade it, or pack from "
+                "docker-archive:/oci-archive: instead");
+  bool pulled = ensure_image(engine, options.image, options.pull);
+  nlohmann::json inspect = engine.inspect_image(options.image);
+  ImageInfo info = image_info_from(inspect, options.image);
+  int64_t source_date = choose_source_date(options, info);
+  const nlohmann::json image_config = image_config_from(inspect);
+
+  Bases b;
+  load_bases(options, b);
+  std::optional<DeltaState> delta;
+  if (!b.bases.empty()) delta.emplace(b.keys);
+
+  Output out(options.output);
+  MtreeSpool manifest("the manifest spool");
+  ArtifactWriter writer(out.fd(), out.name(), options.compression);
+
+  std::string container;
+  try {
+    container = engine.create_container(info.id, {{"org.droot.pack", "1"}, {"org.droot.pack.image", options.image}},
+                                        options.platform ? options.platform->str() : "");
+  } catch (const Interrupted&) {
+    throw;
+  } catch (const Error& e) {
+    // The Engine only knows the id by now; the user knows the name they typed.
+    throw Error("packing " + options.image + ": " + e.what());
+  }
+  CopyStats stats;
+  uint64_t exported = 0;
+  try {
+    Progress progress(options.progress, "packing " + options.image, image_size_from(inspect));
+    ExportStream stream(engine, container);
+    stats = copy_stream(stream, writer, manifest, options, info, image_config, source_date, b.delta_bases,
+                        delta ? &*delta : nullptr, progress, "exporting", "the Engine's export");
+    exported = stream.bytes_received();
+    progress.done();
+  } catch (...) {
+    if (std::string err = engine.remove_container(container); !err.empty())
+      std::fprintf(stderr, "droot-pack: warning: could not remove container %s: %s\n", container.substr(0, 12).c_str(), err.c_str());
+    throw;
+  }
+  if (std::string err = engine.remove_container(container); !err.empty())
+    throw Error("could not remove container " + container.substr(0, 12) + ": " + err);
+
+  PackResult result = finish_artifact(out, writer, manifest, delta ? &*delta : nullptr, options, info, b, stats, source_date, key);
+  result.exported_bytes = exported;
+  result.pulled = pulled;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+PackResult pack_local_image(const ImageSource& source, const PackOptions& options, const std::optional<minisign::SecretKey>& key) {
+  auto start = std::chrono::steady_clock::now();
+  LocalImage image = open_local_image(source, options.image, options.platform);
+  ImageInfo info = local_image_info(image, options.image);
+  int64_t source_date = choose_source_date(options, info);
+  const nlohmann::json image_config = local_image_config(image);
+
+  Bases b;
+  load_bases(options, b);
+  std::optional<DeltaState> delta;
+  if (!b.bases.empty()) delta.emplace(b.keys);
+
+  // Every layer is verified and flattened before the output file exists: a tampered or hostile image ends
+  // here with nothing written.
+  FlatTree tree(image.layers, options.image);
+
+  Output out(options.output);
+  MtreeSpool manifest("the manifest spool");
+  ArtifactWriter writer(out.fd(), out.name(), options.compression);
+  CopyStats stats;
+  uint64_t flattened = 0;
+  {
+    Progress progress(options.progress, "packing " + options.image, tree.stats().content_bytes);
+    FlatTreeStream stream(tree);
+    stats = copy_stream(stream, writer, manifest, options, info, image_config, source_date, b.delta_bases,
+                        delta ? &*delta : nullptr, progress, "flattening", "the flattened tree");
+    flattened = stream.bytes_received();
+    progress.done();
+  }
+  PackResult result = finish_artifact(out, writer, manifest, delta ? &*delta : nullptr, options, info, b, stats, source_date, key);
+  result.exported_bytes = flattened;
+  result.layers = tree.stats().layers;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

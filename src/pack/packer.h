@@ -12,12 +12,14 @@
 #include "base_keys.h"
 #include "engine_client.h"
 #include "image_pull.h"
+#include "image_source.h"
 #include "minisign.h"
+#include "platform.h"
 
 namespace droot::pack {
 
 struct PackOptions {
-  std::string image;
+  std::string image;  // as the user typed it: an Engine image, or a source in transport syntax (image_source.h)
   std::string output;  // a path, or "-" for stdout
   CompressionOptions compression;
   std::optional<int64_t> source_date_epoch;  // --source-date-epoch, else $SOURCE_DATE_EPOCH, else Created
@@ -26,6 +28,8 @@ struct PackOptions {
   PullOptions pull;  // --pull: pull the image before packing it
   // --base, in order: with any, a delta artifact that omits the regular files these artifacts already hold.
   std::vector<std::string> bases;
+  // --platform: the image of a multi-platform index to pack (OCI sources), and the Engine's create `platform`.
+  std::optional<Platform> platform;
   // Called for each special file kept outside dev/ (droot-artifact(5), "Special files"), as the export meets
   // it: its path (mtree-escaped) and kind ("FIFO", "character device", ...).
   std::function<void(const std::string& path, const std::string& kind)> on_special_file;
@@ -44,6 +48,7 @@ struct PackResult {
   uint64_t files = 0;
   double seconds = 0;
   bool pulled = false;  // --pull fetched it from its registry
+  uint64_t layers = 0;  // layers flattened (Engine-less sources); 0 from the Engine
   // A delta (--base): its bases, and how its regular files (hard links included) split between the tar and
   // the bases. files_from_bases counts the lines of .droot/delta.mtree; bytes_from_bases the content a full
   // artifact would have carried for them (a hard link's content once).
@@ -62,6 +67,10 @@ constexpr size_t kMaxSpecialPathsListed = 100;
 
 // `key` is nullopt only with --unsigned.
 PackResult pack_image(EngineClient& engine, const PackOptions& options, const std::optional<minisign::SecretKey>& key);
+
+// The same pipeline without the Engine: reads and verifies the layers of a docker-archive, oci or oci-archive
+// source and flattens them (layer_flattener.h); nothing is written before every layer has been verified.
+PackResult pack_local_image(const ImageSource& source, const PackOptions& options, const std::optional<minisign::SecretKey>& key);
 
 // The trusted comment droot signs (droot-artifact(5)): "droot-artifact 1 image=… id=… payload_sha256=…
 // compression=…", or for a delta "droot-artifact 2 … delta=<payload_sha256 of each base, comma-separated>".

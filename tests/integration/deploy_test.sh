@@ -183,6 +183,17 @@ test_check_reports_drift_with_exit_1() {
   assert_status 1
   assert_eq "false" "$(jq -r .clean <<<"$out")"
   assert_contains "$(jq -r '.differences[].kind' <<<"$out" | sort -u | tr '\n' ' ')" "extra missing mode modified owner"
+  assert_eq "null" "$(jq -c .release <<<"$out")" "a ROOT is no release"
+  # a DEST: which release, which image, and the differences counted by kind (what a fleet report shows)
+  run "$EXEC" check --json dest
+  assert_status 1
+  assert_eq "$(current_release dest)" "$(jq -r .release <<<"$out")"
+  assert_eq "hostile:valid" "$(jq -r .image.ref <<<"$out")"
+  assert_contains "$(jq -r .image.id <<<"$out")" "sha256:"
+  # counts agree with the list (etc/motd.hard is a hard link to etc/motd in the image: its mode drifted too)
+  assert_eq "$(jq -cS '[.differences[].kind] | group_by(.) | map({(.[0]): length}) | add' <<<"$out")" "$(jq -cS .counts <<<"$out")"
+  assert_eq "extra missing mode modified owner" "$(jq -r '.counts | keys | join(" ")' <<<"$out")"
+  assert_eq "1 1 2 1 1" "$(jq -r '[.counts.extra, .counts.missing, .counts.mode, .counts.modified, .counts.owner] | map(tostring) | join(" ")' <<<"$out")"
   # a DEST where nothing was deployed, and a tree that was not deployed: errors, not drift
   mkdir -p empty/releases
   run "$EXEC" check empty

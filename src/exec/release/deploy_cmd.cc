@@ -9,6 +9,7 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "architecture.h"
 #include "artifact_config.h"
 #include "artifact_verify.h"
 #include "commands.h"
@@ -34,6 +35,7 @@ struct DeployOptions {
   size_t keep = 3;
   bool allow_devices = false;
   bool allow_downgrade = false;
+  bool any_arch = false;
   bool quiet = false;
   bool json = false;
   bool verbose = false;
@@ -93,6 +95,7 @@ DeployOptions parse(int argc, char** argv, cxxopts::ParseResult& args_out, cxxop
                      cxxopts::value<size_t>()->default_value("3"), "N")(
       "allow-devices", "extract character/block devices and FIFOs (refused by default)")(
       "allow-downgrade", "deploy an image older than the current release's (refused by default; rollback is the way back)")(
+      "any-arch", "deploy an image built for another CPU architecture than this host's (refused by default)")(
       "v,verbose", "say what is ignored or dropped (extended attributes, a '.' entry)")(
       "json", "print the result as one JSON object on stdout")("q,quiet", "print nothing on success")(
       "h,help", "show this help")("artifact", "", cxxopts::value<std::string>())("dest", "", cxxopts::value<std::string>());
@@ -108,6 +111,7 @@ DeployOptions parse(int argc, char** argv, cxxopts::ParseResult& args_out, cxxop
   if (o.keep < 1) throw Error("deploy: --keep must be at least 1");
   o.allow_devices = args_out.count("allow-devices") > 0;
   o.allow_downgrade = args_out.count("allow-downgrade") > 0;
+  o.any_arch = args_out.count("any-arch") > 0;
   o.quiet = args_out.count("quiet") > 0;
   o.json = args_out.count("json") > 0;
   o.verbose = args_out.count("verbose") > 0;
@@ -158,7 +162,7 @@ void report(const DeployOptions& o, const ReleaseStore& store, const VerifiedArt
 int cmd_deploy(int argc, char** argv) {
   cxxopts::Options opts("droot-exec deploy",
                         "Verify an artifact, extract it as a new release of DEST and switch DEST/current to it.");
-  opts.custom_help("[-p PUB]... [--signature FILE] [--keep N] [--allow-devices] [--allow-downgrade] [-q] [--json]");
+  opts.custom_help("[-p PUB]... [--signature FILE] [--keep N] [--allow-devices] [--allow-downgrade] [--any-arch] [-q] [--json]");
   opts.positional_help("ARTIFACT|- DEST");
   cxxopts::ParseResult args;
   DeployOptions o = parse(argc, argv, args, opts);
@@ -183,6 +187,15 @@ int cmd_deploy(int argc, char** argv) {
   const bool owners = ::geteuid() == 0;
   DeltaNeeds needs = delta_needs({art.fd.get(), art.payload_size, art.payload_sha256, art.name}, objects, owners);
   if (needs.missing || needs.damaged) throw Error(delta_refusal(needs, art.name, o.dest));
+  // An image for another CPU cannot run here (its binaries fail with "Exec format error" only at `run`): refuse
+  // it before anything is extracted. An artifact that does not say (an old or hand-made one) is let through.
+  if (needs.config && !o.any_arch) {
+    const std::string& want = needs.config->image.architecture;
+    const std::string host = host_architecture();
+    if (!want.empty() && !host.empty() && want != host)
+      throw Error(art.name + ": the image is for architecture " + want + ", this host is " + host +
+                  "; nothing was deployed (pass --any-arch to deploy it anyway, e.g. to run it under qemu-user binfmt)");
+  }
   if (auto cur = store.current(); cur && needs.config && !o.allow_downgrade && store.has_release(*cur)) {
     const std::string path = store.releases_path() + "/" + *cur;
     std::optional<ArtifactConfig> current_config;

@@ -1,0 +1,28 @@
+// --platform os/arch[/variant]: which image of a multi-architecture index droot-pack packs (OCI sources), and
+// what it asks the Engine for. Spelled as docker and the OCI image spec spell it ("linux/arm64/v8").
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace droot::pack {
+
+struct Platform {
+  std::string os;
+  std::string architecture;
+  std::string variant;  // "" matches any variant
+
+  std::string str() const { return os + "/" + architecture + (variant.empty() ? "" : "/" + variant); }
+};
+
+// "linux/arm64", "linux/arm/v7"; Error naming --platform otherwise.
+Platform parse_platform(const std::string& text);
+// linux/<host_architecture()>: what an index is resolved to without --platform (as docker does).
+Platform host_platform();
+// Whether an OCI descriptor's "platform" object (or a config blob: "os", "architecture", "variant") is `want`.
+// A variant is compared only when `want` names one.
+bool platform_matches(const Platform& want, const nlohmann::json& platform);
+// "linux/amd64, linux/arm64/v8" for messages: the platforms of an index's manifests.
+std::string describe_platforms(const nlohmann::json& manifests);
+
+}  // namespace droot::pack
