@@ -38,26 +38,11 @@ void OwnerScan::line(std::string_view text) {
 }
 
 void OwnerScan::feed(std::string_view data) {
-  while (!data.empty() && !found_) {
-    size_t nl = data.find('\n');
-    if (nl == std::string_view::npos) {
-      partial_.append(data);
-      return;
-    }
-    if (partial_.empty()) {
-      line(data.substr(0, nl));
-    } else {
-      partial_.append(data.substr(0, nl));
-      line(partial_);
-      partial_.clear();
-    }
-    data.remove_prefix(nl + 1);
-  }
+  if (!found_) lines_.feed(data, [this](std::string_view text, size_t) { line(text); });
 }
 
 std::optional<UnmappedOwner> OwnerScan::finish() {
-  if (!partial_.empty()) line(partial_);
-  partial_.clear();
+  lines_.finish([this](std::string_view text, size_t) { line(text); });
   return found_;
 }
 

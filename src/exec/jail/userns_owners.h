@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "line_splitter.h"
+
 namespace droot::exec {
 
 struct UnmappedOwner {
@@ -25,7 +27,7 @@ struct UnmappedOwner {
 // Streams manifest text in pieces: feed() each, then finish(). Keeps only an unfinished line in memory.
 class OwnerScan {
  public:
-  explicit OwnerScan(uint64_t count, std::string source) : count_(count), source_(std::move(source)) {}
+  explicit OwnerScan(uint64_t count, std::string source) : count_(count), source_(source), lines_(std::move(source)) {}
   void feed(std::string_view data);
   std::optional<UnmappedOwner> finish();
 
@@ -33,7 +35,7 @@ class OwnerScan {
   void line(std::string_view text);
   uint64_t count_;
   std::string source_;
-  std::string partial_;
+  LineSplitter lines_;
   std::optional<UnmappedOwner> found_;
 };
 

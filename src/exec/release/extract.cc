@@ -11,6 +11,7 @@
 #include "artifact_config.h"
 #include "beneath.h"
 #include "error.h"
+#include "line_splitter.h"
 #include "extracted_records.h"
 #include "manifest_diff.h"
 #include "delta_needs.h"
@@ -271,30 +272,17 @@ class Extraction {
     if (options_.objects == nullptr) refuse("a delta can only be deployed into a DEST that holds its base(s)");
     BlockSource blocks = data_blocks();
     uint64_t fed = 0;
-    size_t line_no = 1;
-    std::string partial;
-    auto take_lines = [&](std::string_view text) {
-      for (size_t nl; (nl = text.find('\n')) != std::string_view::npos; text.remove_prefix(nl + 1)) {
-        std::string_view line = text.substr(0, nl);
-        if (!partial.empty()) {
-          partial.append(line);
-          line = partial;
-        }
-        link_from_store(line, line_no++);
-        partial.clear();
-      }
-      partial.append(text);
-      if (partial.size() > 64 * 1024) refuse("line " + std::to_string(line_no) + " is too long");
-    };
+    LineSplitter lines(".droot/delta.mtree");
+    auto link = [&](std::string_view line, size_t line_no) { link_from_store(line, line_no); };
     BlockSource tee = [&](const void** data, size_t* size, int64_t* offset) {
       if (!blocks(data, size, offset)) return false;
       if (static_cast<uint64_t>(*offset) != fed) refuse("a sparse file list (holes in .droot/delta.mtree)");
-      take_lines(std::string_view(static_cast<const char*>(*data), *size));
+      lines.feed(std::string_view(static_cast<const char*>(*data), *size), link);
       fed += *size;
       return true;
     };
     writer_.write_file(parts, attrs, tee, static_cast<uint64_t>(archive_entry_size(e)), "");
-    if (!partial.empty()) link_from_store(partial, line_no);
+    lines.finish(link);
   }
 
   void link_from_store(std::string_view line, size_t line_no) {

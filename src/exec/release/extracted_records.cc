@@ -18,13 +18,12 @@ void check_id(uint64_t id, const std::string& path) {
     throw Error("'" + path + "': owner id " + std::to_string(id) + " is out of range");
 }
 
-constexpr size_t kMaxLine = 64 * 1024;
 constexpr size_t kSpoolBuffer = 64 * 1024;
 
 }  // namespace
 
 ExtractedRecords::ExtractedRecords(int spool_dir, std::string manifest_name)
-    : spool_dir_(spool_dir), manifest_name_(std::move(manifest_name)) {}
+    : spool_dir_(spool_dir), manifest_name_(std::move(manifest_name)), lines_(manifest_name_) {}
 
 void ExtractedRecords::flush(Spool& s) {
   if (s.out.empty()) return;
@@ -168,15 +167,9 @@ void ExtractedRecords::match_record(ManifestEntry seen, std::vector<Difference>&
   }
 }
 
-void ExtractedRecords::compare_lines(std::string_view complete_lines) {
-  size_t line_no = next_line_;
-  while (!complete_lines.empty()) {
-    size_t nl = complete_lines.find('\n');
-    std::string_view line = complete_lines.substr(0, nl);
-    complete_lines.remove_prefix(nl == std::string_view::npos ? complete_lines.size() : nl + 1);
-    auto want = parse_manifest_line(line, manifest_name_ + " line " + std::to_string(line_no++));
-    if (want) compare(*want);
-  }
+void ExtractedRecords::compare_line(std::string_view line, size_t line_no) {
+  auto want = parse_manifest_line(line, manifest_name_ + " line " + std::to_string(line_no));
+  if (want) compare(*want);
 }
 
 void ExtractedRecords::feed_manifest(std::string_view chunk) {
@@ -186,29 +179,12 @@ void ExtractedRecords::feed_manifest(std::string_view chunk) {
     recent_.clear();
     recent_order_.clear();
   }
-  // Only whole lines are parsed; the tail waits for the next chunk. Lines are short, so is the tail.
-  size_t last_newline = chunk.rfind('\n');
-  if (last_newline == std::string_view::npos) {
-    partial_line_.append(chunk);
-    // A line is a path and a few keywords: a "line" of megabytes is an attempt to make us hold it all.
-    if (partial_line_.size() > kMaxLine)
-      throw Error(manifest_name_ + ": line " + std::to_string(next_line_) + " is longer than " +
-                  std::to_string(kMaxLine) + " bytes");
-    return;
-  }
-  std::string lines = std::move(partial_line_);
-  lines.append(chunk.substr(0, last_newline + 1));
-  partial_line_.assign(chunk.substr(last_newline + 1));
-  compare_lines(lines);
-  for (char c : lines) next_line_ += c == '\n';
+  lines_.feed(chunk, [this](std::string_view line, size_t line_no) { compare_line(line, line_no); });
 }
 
 std::vector<Difference> ExtractedRecords::finish_manifest() {
   if (!reading_) feed_manifest("");
-  if (!partial_line_.empty()) {
-    compare_lines(partial_line_);
-    partial_line_.clear();
-  }
+  lines_.finish([this](std::string_view line, size_t line_no) { compare_line(line, line_no); });
   std::vector<Difference> found;
   for (Spool& s : spools_)
     while (auto seen = take(s)) match_record(std::move(*seen), found);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "fd.h"
+#include "line_splitter.h"
 #include "manifest_diff.h"
 #include "mtree.h"
 
@@ -66,7 +67,7 @@ class ExtractedRecords {
   static std::optional<std::string_view> next_line(const Spool& s, Reader& r);
   const std::optional<ManifestEntry>& peek(Spool& s);
   std::optional<ManifestEntry> take(Spool& s);
-  void compare_lines(std::string_view complete_lines);
+  void compare_line(std::string_view line, size_t line_no);
   void compare(const ManifestEntry& want);
   // A record whose manifest line has not come in step: compared with a waiting line, or made to wait.
   void match_record(ManifestEntry seen, std::vector<Difference>& found);
@@ -83,8 +84,7 @@ class ExtractedRecords {
   std::map<std::string, ManifestEntry> pending_records_;   // records whose manifest line has not come yet
   std::map<std::string, ManifestEntry> pending_manifest_;  // manifest lines whose record has not come yet
   std::string last_listed_;
-  std::string partial_line_;
-  size_t next_line_ = 1;
+  LineSplitter lines_;  // the manifest's lines, as its chunks come
   std::vector<Difference> differences_;
   size_t difference_count_ = 0;
 };
