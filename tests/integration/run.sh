@@ -31,12 +31,17 @@ failed=0
 failures=()
 for file in "${files[@]}"; do
   name="$(basename "$file" .sh)$label"
+  # A file may ask for a longer limit per test with a line "# test-timeout: SECONDS" (fleet_test.sh boots a
+  # fleet per test); DROOT_TEST_TIMEOUT, when larger, still wins.
+  file_timeout="$(sed -n 's/^# test-timeout: \([0-9][0-9]*\)$/\1/p' "$file" | head -n 1)"
+  timeout_here="$per_test_timeout"
+  [ -n "$file_timeout" ] && [ "$file_timeout" -gt "$timeout_here" ] && timeout_here="$file_timeout"
   for fn in $(bash -c "source '$here/lib.sh'; source '$file'; declare -F" | awk '{print $3}' | grep '^test_'); do
     [ -n "$filter" ] && [[ "$name:$fn" != *$filter* ]] && continue
     tmp="$(mktemp -d /tmp/droot-it.XXXXXX)"
     log="$tmp.log"
     start=$(date +%s%N)
-    TEST_TMP="$tmp" timeout -k 10 "$per_test_timeout" bash -c \
+    TEST_TMP="$tmp" timeout -k 10 "$timeout_here" bash -c \
       "set -euo pipefail; source '$here/lib.sh'; source '$here/fixtures.sh'; source '$file'; cd \"\$TEST_TMP\"; $fn" \
       >"$log" 2>&1 </dev/null
     rc=$?
@@ -48,7 +53,7 @@ for file in "${files[@]}"; do
     else
       failed=$((failed + 1))
       failures+=("$name:$fn")
-      [ $rc -eq 124 ] && echo "FAIL $name:$fn (timed out after ${per_test_timeout}s)" || echo "FAIL $name:$fn (exit $rc, ${secs}s)"
+      [ $rc -eq 124 ] && echo "FAIL $name:$fn (timed out after ${timeout_here}s)" || echo "FAIL $name:$fn (exit $rc, ${secs}s)"
       sed 's/^/     | /' "$log" | tail -n 40
     fi
     # Tests may leave mounts (e.g. a tmpfs) under TEST_TMP if they failed half-way.

@@ -10,6 +10,7 @@
 #include <cxxopts.hpp>
 #include <nlohmann/json.hpp>
 
+#include "artifact_config.h"
 #include "beneath.h"
 #include "commands.h"
 #include "error.h"
@@ -31,6 +32,7 @@ constexpr int kExitDrift = 1;
 struct CheckedRoot {
   UniqueFd fd;
   std::string path;
+  std::optional<std::string> release;  // the current release's name when given a DEST
 };
 
 // DEST (a directory with a `current` link) means its current release; anything else is a rootfs.
@@ -42,7 +44,7 @@ CheckedRoot open_checked_root(const std::string& arg) {
     if (::fstatat(dir.get(), "releases", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
         ::fstatat(dir.get(), ".droot", &st, AT_SYMLINK_NOFOLLOW) != 0)
       throw Error(arg + " has no current release (nothing deployed yet?); give a release directory to check it");
-    return {std::move(dir), arg};
+    return {std::move(dir), arg, std::nullopt};
   }
   ReleaseStore store(arg, /*create=*/false);
   std::optional<std::string> current = store.current();
@@ -50,7 +52,7 @@ CheckedRoot open_checked_root(const std::string& arg) {
   if (!store.has_release(*current)) throw Error("check: " + store.missing_current_text(*current));
   UniqueFd fd = open_beneath(store.releases_fd(), *current, O_RDONLY | O_DIRECTORY);
   if (!fd) throw Error("check: cannot open the current release " + path + ": " + beneath_error_text(errno));
-  return {std::move(fd), path};
+  return {std::move(fd), path, *current};
 }
 
 // --changes: what run's jail wrote over the release, read from its state's upper layer (state_dir.h). Not drift:
@@ -106,6 +108,18 @@ void print_state(const StateReport& r) {
     std::printf("  %-8s %s: empty mount point made by droot-exec run (not counted)\n", "note", mtree_escape(p).c_str());
 }
 
+// --json's "image": the checked tree's own .droot/config.json (ref and id), null when it cannot be read (the
+// differences then say why). A fleet report names what each host runs without a second command.
+nlohmann::json image_json(const CheckedRoot& root) {
+  try {
+    ArtifactConfig config = parse_config_json(read_file_beneath(root.fd.get(), ".droot/config.json", root.path, 16 << 20),
+                                              root.path + "/.droot/config.json");
+    return {{"ref", config.image.ref}, {"id", config.image.id}};
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
 nlohmann::json state_json(const StateReport& r) {
   nlohmann::json changes = nlohmann::json::array();
   for (const auto& c : r.state.changes) {
@@ -154,8 +168,17 @@ int cmd_check(int argc, char** argv) {
   const bool damaged = objects && !objects->damaged.empty();
   if (args.count("json")) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& d : diffs) list.push_back({{"kind", kind_name(d.kind)}, {"path", d.path}, {"detail", d.detail}});
-    nlohmann::json out = {{"root", root.path}, {"clean", diffs.empty()}, {"differences", list},
+    nlohmann::json counts = nlohmann::json::object();
+    for (const auto& d : diffs) {
+      list.push_back({{"kind", kind_name(d.kind)}, {"path", d.path}, {"detail", d.detail}});
+      counts[kind_name(d.kind)] = counts.value(kind_name(d.kind), 0) + 1;
+    }
+    nlohmann::json out = {{"root", root.path},
+                          {"release", root.release ? nlohmann::json(*root.release) : nlohmann::json(nullptr)},
+                          {"image", image_json(root)},
+                          {"clean", diffs.empty()},
+                          {"counts", counts},
+                          {"differences", list},
                           {"run_mountpoints", result.run_mountpoints}};
     if (state) out["state"] = state_json(*state);
     if (objects) {
