@@ -41,8 +41,10 @@ for file in "${files[@]}"; do
     tmp="$(mktemp -d /tmp/droot-it.XXXXXX)"
     log="$tmp.log"
     start=$(date +%s%N)
+    # set -e ends a test at a failing command; the ERR trap (-E: in functions too) says which one, so that a
+    # test never fails with an empty log.
     TEST_TMP="$tmp" timeout -k 10 "$timeout_here" bash -c \
-      "set -euo pipefail; source '$here/lib.sh'; source '$here/fixtures.sh'; source '$file'; cd \"\$TEST_TMP\"; $fn" \
+      "set -eEuo pipefail; trap 'echo \"(\\\"\$BASH_COMMAND\\\" returned \$?, line \$LINENO of \${BASH_SOURCE[0]##*/})\" >&2' ERR; source '$here/lib.sh'; source '$here/fixtures.sh'; source '$file'; cd \"\$TEST_TMP\"; $fn" \
       >"$log" 2>&1 </dev/null
     rc=$?
     ms=$((($(date +%s%N) - start) / 1000000))
