@@ -96,6 +96,15 @@ ArchiveReader open_layer(LayerReader& reader, const std::string& what) {
   return a;
 }
 
+// The layer's next entry into `e`; false at its end. Error naming the layer (`what`) for a broken tar.
+bool next_entry(archive* a, archive_entry** e, const std::string& what) {
+  throw_if_interrupted();
+  int rc = archive_read_next_header(a, e);
+  if (rc == ARCHIVE_EOF) return false;
+  if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw Error(what + ": " + archive_error(a) + "; nothing was written");
+  return true;
+}
+
 }  // namespace
 
 FlatTree::FlatTree(const std::vector<LayerBlob>& layers, const std::string& spec)
@@ -226,11 +235,7 @@ void FlatTree::read_layer(const LayerBlob& layer, int index) {
   std::unordered_map<std::string, int32_t> hidden_needed;  // hidden files whose content a kept link needs
   std::vector<Meta> hidden_files;  // this layer's hidden regular files: layer_files holds -(index + 1)
   archive_entry* e = nullptr;
-  for (;;) {
-    throw_if_interrupted();
-    int rc = archive_read_next_header(a.get(), &e);
-    if (rc == ARCHIVE_EOF) break;
-    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw Error(what + ": " + archive_error(a.get()) + "; nothing was written");
+  while (next_entry(a.get(), &e, what)) {
     ++stats_.entries_read;
     const std::string raw = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
     const std::string path = relative_path(raw.c_str());
@@ -358,11 +363,7 @@ void FlatTree::spool_hidden(const LayerBlob& layer, int index, const std::unorde
   LayerReader reader{&layer};
   ArchiveReader a = open_layer(reader, what);
   archive_entry* e = nullptr;
-  for (;;) {
-    throw_if_interrupted();
-    int rc = archive_read_next_header(a.get(), &e);
-    if (rc == ARCHIVE_EOF) break;
-    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) throw Error(what + ": " + archive_error(a.get()) + "; nothing was written");
+  while (next_entry(a.get(), &e, what)) {
     if (archive_entry_hardlink(e) || archive_entry_filetype(e) != AE_IFREG) continue;
     auto it = wanted.find(relative_path(archive_entry_pathname(e)));
     if (it == wanted.end()) continue;
@@ -474,51 +475,8 @@ void FlatTree::write_tar(int fd, std::atomic<uint64_t>* written, std::atomic<boo
   if (archive_write_close(w.get()) != ARCHIVE_OK) throw Error("writing the flattened tree: " + archive_error(w.get()));
 }
 
-FlatTreeStream::FlatTreeStream(const FlatTree& tree) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw_errno("cannot create a pipe for the flattened tree");
-  read_end_.reset(fds[0]);
-  write_end_.reset(fds[1]);
-  (void)::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
-  thread_ = std::thread([this, &tree] {
-    try {
-      tree.write_tar(write_end_.get(), &bytes_, &reader_gone_);
-    } catch (...) {
-      error_ = std::current_exception();
-    }
-    write_end_.reset();
-  });
-}
-
-FlatTreeStream::~FlatTreeStream() { abandon(); }
-
-void FlatTreeStream::join() noexcept {
-  if (thread_.joinable()) thread_.join();
-}
-
-void FlatTreeStream::finish() {
-  std::vector<char> buf(64 * 1024);
-  for (;;) {
-    ssize_t n = ::read(read_end_.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-  }
-  join();
-  read_end_.reset();
-  if (error_) std::rethrow_exception(error_);
-}
-
-std::string FlatTreeStream::abandon() noexcept {
-  read_end_.reset();
-  join();
-  if (!error_ || reader_gone_) return "";
-  try {
-    std::rethrow_exception(error_);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
+FlatTreeStream::FlatTreeStream(const FlatTree& tree)
+    : TreeStream([&tree](int fd, std::atomic<uint64_t>& bytes, std::atomic<bool>& reader_gone) { tree.write_tar(fd, &bytes, &reader_gone); },
+                 "the flattened tree") {}
 
 }  // namespace droot::pack

@@ -24,7 +24,6 @@
 #include <memory>
 #include <exception>
 #include <string>
-#include <thread>
 #include <sys/types.h>
 #include <time.h>
 #include <unordered_map>
@@ -136,21 +135,7 @@ class FlatTree {
 // FlatTree::write_tar run by a thread into a pipe: what packer.cc reads in place of the Engine's export.
 class FlatTreeStream : public TreeStream {
  public:
-  explicit FlatTreeStream(const FlatTree& tree);
-  ~FlatTreeStream() override;
-  int fd() const override { return read_end_.get(); }
-  uint64_t bytes_received() const override { return bytes_; }
-  void finish() override;
-  std::string abandon() noexcept override;
-
- private:
-  void join() noexcept;
-  UniqueFd read_end_;
-  UniqueFd write_end_;
-  std::thread thread_;
-  std::exception_ptr error_;
-  std::atomic<bool> reader_gone_{false};
-  std::atomic<uint64_t> bytes_{0};
+  explicit FlatTreeStream(const FlatTree& tree);  // `tree` must outlive the stream
 };
 
 }  // namespace droot::pack
