@@ -218,10 +218,17 @@ std::string trusted_comment_for(const std::string& ref, const std::string& id, c
 namespace {
 
 // The bases before anything is written: a bad one ends here, with no output file and no container.
+// With no --base, delta() is null and the artifact is a full one.
 struct Bases {
   ObjectKeySet keys;
   std::vector<BaseArtifact> bases;
   std::vector<DeltaBase> delta_bases;
+  std::optional<DeltaState> delta_state;  // holds a reference to `keys`: a Bases is never moved
+
+  Bases() = default;
+  Bases(const Bases&) = delete;
+  Bases& operator=(const Bases&) = delete;
+  DeltaState* delta() { return delta_state ? &*delta_state : nullptr; }
 };
 
 void load_bases(const PackOptions& options, Bases& b) {
@@ -234,14 +241,14 @@ void load_bases(const PackOptions& options, Bases& b) {
     b.delta_bases.push_back(b.bases.back().base);
   }
   b.keys.seal();
+  if (!b.bases.empty()) b.delta_state.emplace(b.keys);
 }
 
 // config.json, .drootenv, then the tree from `stream` (the Engine's export or the flattened layers). `verb`
 // names the stream's producer in errors ("exporting", "flattening").
 CopyStats copy_stream(TreeStream& stream, ArtifactWriter& writer, MtreeSpool& manifest, const PackOptions& options,
                       const ImageInfo& info, const nlohmann::json& image_config, int64_t source_date,
-                      const std::vector<DeltaBase>& delta_bases, DeltaState* delta, Progress& progress,
-                      const std::string& verb, const std::string& what_order) {
+                      Bases& b, Progress& progress, const std::string& verb, const std::string& what_order) {
   CopyStats stats;
   uint64_t dev_specials = 0;
   try {
@@ -251,13 +258,13 @@ CopyStats copy_stream(TreeStream& stream, ArtifactWriter& writer, MtreeSpool& ma
     dev_specials = lookahead.count(options.image);
     writer.add_text_file(std::string(kConfigPath),
                          make_config_json(info, image_config, source_date, std::string("droot-pack ") + DROOT_VERSION,
-                                          delta_bases, dev_specials),
+                                          b.delta_bases, dev_specials),
                          source_date);
     writer.add_text_file(std::string(kDrootEnvPath),
                          make_drootenv(image_config.is_object() && image_config.contains("Env") ? image_config["Env"]
                                                                                               : nlohmann::json()),
                          source_date);
-    stats = copy_tree(lookahead, stream, writer, manifest, source_date, progress, options.image, delta,
+    stats = copy_tree(lookahead, stream, writer, manifest, source_date, progress, options.image, b.delta(),
                       options.on_special_file);
   } catch (const Interrupted&) {
     stream.abandon();
@@ -284,11 +291,12 @@ CopyStats copy_stream(TreeStream& stream, ArtifactWriter& writer, MtreeSpool& ma
 }
 
 // Manifest, payload digests, signature, trailer, sidecars, rename; then the summary.
-PackResult finish_artifact(Output& out, ArtifactWriter& writer, MtreeSpool& manifest, DeltaState* delta,
-                           const PackOptions& options, const ImageInfo& info, Bases& b, CopyStats& stats,
+PackResult finish_artifact(Output& out, ArtifactWriter& writer, MtreeSpool& manifest, const PackOptions& options,
+                           const ImageInfo& info, Bases& b, CopyStats& stats,
                            int64_t source_date, const std::optional<minisign::SecretKey>& key) {
   // A delta's list of what it left out goes just before the manifest, which stays last.
-  if (delta) writer.add_file_from_fd(std::string(kDeltaPath), delta->omitted.fd(), delta->omitted.size(), source_date);
+  if (DeltaState* delta = b.delta())
+    writer.add_file_from_fd(std::string(kDeltaPath), delta->omitted.fd(), delta->omitted.size(), source_date);
   writer.add_file_from_fd(std::string(kManifestPath), manifest.fd(), manifest.size(), source_date);
   PayloadDigests payload = writer.finish_payload();
   throw_if_interrupted();
@@ -341,8 +349,6 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
 
   Bases b;
   load_bases(options, b);
-  std::optional<DeltaState> delta;
-  if (!b.bases.empty()) delta.emplace(b.keys);
 
   Output out(options.output);
   MtreeSpool manifest("the manifest spool");
@@ -363,8 +369,7 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   try {
     Progress progress(options.progress, "packing " + options.image, image_size_from(inspect));
     ExportStream stream(engine, container);
-    stats = copy_stream(stream, writer, manifest, options, info, image_config, source_date, b.delta_bases,
-                        delta ? &*delta : nullptr, progress, "exporting", "the Engine's export");
+    stats = copy_stream(stream, writer, manifest, options, info, image_config, source_date, b, progress, "exporting", "the Engine's export");
     exported = stream.bytes_received();
     progress.done();
   } catch (...) {
@@ -375,7 +380,7 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   if (std::string err = engine.remove_container(container); !err.empty())
     throw Error("could not remove container " + container.substr(0, 12) + ": " + err);
 
-  PackResult result = finish_artifact(out, writer, manifest, delta ? &*delta : nullptr, options, info, b, stats, source_date, key);
+  PackResult result = finish_artifact(out, writer, manifest, options, info, b, stats, source_date, key);
   result.exported_bytes = exported;
   result.pulled = pulled;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -391,8 +396,6 @@ PackResult pack_local_image(const ImageSource& source, const PackOptions& option
 
   Bases b;
   load_bases(options, b);
-  std::optional<DeltaState> delta;
-  if (!b.bases.empty()) delta.emplace(b.keys);
 
   // Every layer is verified and flattened before the output file exists: a tampered or hostile image ends
   // here with nothing written.
@@ -406,12 +409,11 @@ PackResult pack_local_image(const ImageSource& source, const PackOptions& option
   {
     Progress progress(options.progress, "packing " + options.image, tree.stats().content_bytes);
     FlatTreeStream stream(tree);
-    stats = copy_stream(stream, writer, manifest, options, info, image_config, source_date, b.delta_bases,
-                        delta ? &*delta : nullptr, progress, "flattening", "the flattened tree");
+    stats = copy_stream(stream, writer, manifest, options, info, image_config, source_date, b, progress, "flattening", "the flattened tree");
     flattened = stream.bytes_received();
     progress.done();
   }
-  PackResult result = finish_artifact(out, writer, manifest, delta ? &*delta : nullptr, options, info, b, stats, source_date, key);
+  PackResult result = finish_artifact(out, writer, manifest, options, info, b, stats, source_date, key);
   result.exported_bytes = flattened;
   result.layers = tree.stats().layers;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
