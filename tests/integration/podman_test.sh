@@ -1,4 +1,5 @@
 # droot-pack against podman's Docker-compatible API (`podman system service` on a private socket).
+# And (the last test) droot-pack reading what `podman save` writes, without any Engine.
 # Each test starts its own podman service with all state under $TEST_TMP/pm (tools/podman-service) and stops
 # it whatever happens; the harness's dockerd is used only by the comparison test, under an image name of its
 # own that it removes again.
@@ -233,4 +234,51 @@ test_podman_special_files_under_dev_are_dropped_and_counted() {
   assert_eq "3" "$(zstd -dc app.tar.zst | tar -xO .droot/config.json | jq .dropped_dev_special_files)"
   run "$EXEC" deploy -p k.pub app.tar.zst dest
   assert_status 0
+}
+
+# Issue 18's sources from podman's own writers: `podman save` as docker-archive, oci-archive and oci-dir, of a
+# two-layer image `podman build` made (a COPY over an imported base, a file of the base overwritten, a config of
+# its own). Packing each gives the tree and the config that droot-pack reads from podman's Engine API for the
+# same image, and the same manifest (podman's export has no container placeholders, so nothing differs).
+test_podman_saved_archives_and_layouts_give_the_engine_tree() {
+  start_podman
+  build_busybox_rootfs root
+  echo base >root/etc/motd
+  tar -C root --numeric-owner -cf base.tar .
+  pm import -q base.tar droot-test/podman-base:1 >/dev/null
+  mkdir ctx
+  echo "from podman build" >ctx/motd
+  head -c 300000 /dev/urandom >ctx/blob
+  printf '%s\n' 'FROM droot-test/podman-base:1' 'COPY motd /etc/motd' 'COPY blob /srv/data/blob' \
+    'ENV A=1 B="x y"' 'WORKDIR /srv' 'USER 1234:2345' 'ENTRYPOINT ["/bin/sh", "-c"]' 'CMD ["echo hi"]' \
+    'LABEL org.example.l=v' 'STOPSIGNAL SIGINT' >ctx/Containerfile
+  pm build -q -t droot-test/podman-layers:1 ctx >/dev/null
+  local image=localhost/droot-test/podman-layers:1
+  [ "$(pm image inspect --format '{{len .RootFS.Layers}}' "$image")" -ge 2 ] || fail "podman build made one layer"
+  pm save -q --format docker-archive -o saved-docker.tar "$image"
+  pm save -q --format oci-archive -o saved-oci.tar "$image"
+  pm save -q --format oci-dir -o saved-oci-dir "$image"
+  make_test_key
+  local common=(-s k.sec -q --source-date-epoch 1700000000)
+  DOCKER_HOST="$PM_HOST" "$PACK" "${common[@]}" -o engine.tar.zst "$image"
+  "$PACK" "${common[@]}" -o docker.tar.zst docker-archive:saved-docker.tar
+  "$PACK" "${common[@]}" -o ociar.tar.zst oci-archive:saved-oci.tar
+  "$PACK" "${common[@]}" -o ocidir.tar.zst oci:saved-oci-dir
+
+  local m
+  m=$(zstd -qdc engine.tar.zst | tar -xO .droot/manifest.mtree)
+  grep -q '^\./srv/data/blob ' <<<"$m" || fail "the COPY layer's file is missing from the Engine's manifest"
+  run_config() { zstd -qdc "$1" | tar -xO .droot/config.json | jq -cS '.config | {Env, User, WorkingDir, Entrypoint, Cmd, Labels, StopSignal}'; }
+  assert_contains "$(run_config engine.tar.zst)" '"StopSignal":"SIGINT"'
+  local a
+  for a in docker ociar ocidir; do
+    "$EXEC" verify -p k.pub "$a.tar.zst" >/dev/null || fail "$a.tar.zst does not verify"
+    assert_eq "$m" "$(zstd -qdc "$a.tar.zst" | tar -xO .droot/manifest.mtree)" "manifest of $a vs podman's Engine API"
+    assert_eq "$(run_config engine.tar.zst)" "$(run_config "$a.tar.zst")" "run's config of $a vs podman's Engine API"
+  done
+  # The upper layer's motd replaced the base's, in every artifact.
+  mkdir dest
+  run "$EXEC" deploy -p k.pub ocidir.tar.zst dest
+  assert_status 0
+  assert_eq "from podman build" "$(cat dest/current/etc/motd)" "etc/motd of the deployed release"
 }
