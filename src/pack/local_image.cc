@@ -1,6 +1,7 @@
 #include "local_image.h"
 
 #include "error.h"
+#include "registry_image.h"
 
 namespace droot::pack {
 
@@ -22,10 +23,6 @@ std::string str(const json& j, const char* field) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-bool is_index_type(const std::string& t) {
-  return t == "application/vnd.oci.image.index.v1+json" || t == "application/vnd.docker.distribution.manifest.list.v2+json";
-}
-
 std::string blob_path(const std::string& digest, const std::string& what) {
   return "blobs/sha256/" + sha256_hex_of_digest(digest, what);
 }
@@ -39,23 +36,6 @@ std::string read_descriptor(const BlobStore& store, const json& desc, const std:
     throw Error(what + ": blob " + digest + " is " + std::to_string(b.size) + " bytes, not the " +
                 std::to_string(s->get<uint64_t>()) + " its descriptor says: the image is corrupt; nothing was written");
   return read_blob(b, digest, kMaxJsonBlob, what);
-}
-
-bool is_attestation(const json& desc) {
-  auto p = desc.find("platform");
-  return p != desc.end() && p->is_object() && str(*p, "os") == "unknown";
-}
-
-// One manifest of an index's: the one for `want`.
-json select_platform(const json& manifests, const Platform& want, bool explicit_platform, const std::string& what) {
-  std::vector<json> found;
-  for (const auto& m : manifests)
-    if (m.is_object() && !is_attestation(m) && platform_matches(want, m.value("platform", json())))
-      found.push_back(m);
-  if (found.empty())
-    throw Error(what + " has no image for " + (explicit_platform ? "--platform " : "this host's platform ") + want.str() +
-                "; it holds: " + describe_platforms(manifests) + " (choose one with --platform OS/ARCH[/VARIANT])");
-  return found.front();
 }
 
 void check_config_platform(const json& config, const std::optional<Platform>& platform, const std::string& what) {
@@ -106,16 +86,16 @@ LocalImage open_oci(BlobStore store, const ImageSource& src, const std::string& 
     if (!all_platforms)
       throw Error(spec + ": the layout holds " + std::to_string(candidates.size()) + " images; name one as " +
                   spec + ":REF (it names: " + (refs.empty() ? "none" : refs) + ")");
-    desc = select_platform(json(candidates), platform.value_or(host_platform()), platform.has_value(), spec);
+    desc = select_platform_manifest(json(candidates), platform.value_or(host_platform()), platform.has_value(), spec);
   }
   std::string what = spec;
   json manifest = parse_json(read_descriptor(s, desc, spec + ": manifest"), spec + ": manifest " + str(desc, "digest"));
-  if (is_index_type(str(desc, "mediaType")) || is_index_type(str(manifest, "mediaType")) ||
+  if (is_index_media_type(str(desc, "mediaType")) || is_index_media_type(str(manifest, "mediaType")) ||
       (manifest.is_object() && manifest.contains("manifests"))) {
     if (!manifest.contains("manifests") || !manifest["manifests"].is_array())
       throw Error(spec + ": image index " + str(desc, "digest") + " has no \"manifests\" array; nothing was written");
-    json chosen = select_platform(manifest["manifests"], platform.value_or(host_platform()), platform.has_value(),
-                                  spec + " (index " + str(desc, "digest") + ")");
+    json chosen = select_platform_manifest(manifest["manifests"], platform.value_or(host_platform()), platform.has_value(),
+                                           spec + " (index " + str(desc, "digest") + ")");
     manifest = parse_json(read_descriptor(s, chosen, spec + ": manifest"), spec + ": manifest " + str(chosen, "digest"));
   }
   if (!manifest.is_object() || !manifest.contains("config") || !manifest["config"].is_object() ||
@@ -220,6 +200,14 @@ LocalImage open_local_image(const ImageSource& source, const std::string& spec, 
     case SourceKind::oci_layout: return open_oci(BlobStore::open_directory(source.path), source, spec, platform);
     case SourceKind::oci_archive: return open_oci(BlobStore::open_tar(source.path), source, spec, platform);
     case SourceKind::docker_archive: return open_docker_archive(BlobStore::open_tar(source.path), source, spec, platform);
+    case SourceKind::registry: {
+      // Pulled into a private OCI layout, every blob verified on the way, then read as oci:DIR. open_oci opens
+      // each blob it hands out, so the directory goes when this returns and the layers stay readable through
+      // their descriptors until the LocalImage is destroyed.
+      PulledLayout pulled = pull_registry_image(source, spec, platform);
+      return open_oci(BlobStore::open_directory(pulled.dir()), ImageSource{SourceKind::oci_layout, pulled.dir(), "", {}},
+                      spec, platform);
+    }
     case SourceKind::engine: break;
   }
   throw Error("internal: open_local_image on an Engine image");

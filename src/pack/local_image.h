@@ -1,4 +1,5 @@
-// An image read without the Engine: a `docker save` tar, an OCI image layout, or a tar of one. This file
+// An image read without the Engine: a `docker save` tar, an OCI image layout, a tar of one, or an image in a
+// registry (docker://, pulled into a private OCI layout first: registry_image.h). This file
 // finds the manifest (by REF and --platform), reads and verifies the config blob, and lists the layer blobs
 // with the digest each must have; layer_flattener.h reads them.
 #pragma once

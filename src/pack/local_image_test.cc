@@ -40,7 +40,7 @@ struct Layout {
   }
   void index(const json& manifests) { std::ofstream(dir / "index.json") << json{{"schemaVersion", 2}, {"manifests", manifests}}.dump(); }
   LocalImage open(const std::string& ref = "", std::optional<Platform> p = std::nullopt) {
-    return open_local_image(ImageSource{SourceKind::oci_layout, dir.string(), ref}, "oci:test", p);
+    return open_local_image(ImageSource{SourceKind::oci_layout, dir.string(), ref, {}}, "oci:test", p);
   }
 };
 

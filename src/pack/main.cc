@@ -25,6 +25,10 @@
 
 namespace {
 
+// What an interrupt leaves to clean up: only an Engine source has a container to remove (the others leave
+// nothing but temporary files, removed on the way out).
+bool engine_source = false;
+
 using namespace droot;
 using namespace droot::pack;
 
@@ -34,7 +38,7 @@ constexpr int kMinLongWindowLog = 10, kMaxLongWindowLog = 27;  // ZSTD_WINDOWLOG
 cxxopts::Options make_options() {
   cxxopts::Options opts("droot-pack", "Pack a Docker image into a signed droot artifact (droot-artifact(5)).");
   opts.custom_help("[OPTIONS]");
-  opts.positional_help("IMAGE | docker-archive:PATH | oci-archive:PATH[:REF] | oci:DIR[:REF]\n       droot-pack keygen -p PUB -s SEC [--no-password] [--force]");
+  opts.positional_help("IMAGE | docker-archive:PATH | oci-archive:PATH[:REF] | oci:DIR[:REF] | docker://REF\n       droot-pack keygen -p PUB -s SEC [--no-password] [--force]");
   opts.add_options()
       ("o,output", "artifact path (also writes PATH.minisig and PATH.sha256); - for stdout", cxxopts::value<std::string>(), "PATH")
       ("s,secret-key", "minisign secret key (default $DROOT_SECRET_KEY); password from $DROOT_KEY_PASSWORD or the terminal",
@@ -55,10 +59,12 @@ cxxopts::Options make_options() {
       ("platform", "OS/ARCH[/VARIANT] (e.g. linux/arm64): the image of a multi-platform OCI index to pack, and "
        "the platform asked of the Engine (API 1.41+); default: the image's own, or this host's for an index",
        cxxopts::value<std::string>(), "PLATFORM")
+      ("plain-http", "docker://: talk plain http to the registry (no TLS); loopback registries (127.0.0.0/8, ::1, "
+       "localhost) always are")
       ("H,host", "Engine endpoint (default $DOCKER_HOST, else unix:///var/run/docker.sock)", cxxopts::value<std::string>(), "URL")
       ("source-date-epoch", "clamp file times to this (default $SOURCE_DATE_EPOCH, else the image's Created time)",
        cxxopts::value<int64_t>(), "N")
-      ("timeout", "seconds without progress before giving up on the Engine", cxxopts::value<int>()->default_value("120"), "S")
+      ("timeout", "seconds without progress before giving up on the Engine (or the registry of a docker:// source)", cxxopts::value<int>()->default_value("120"), "S")
       ("json", "print a one-line JSON summary on stderr")
       ("q,quiet", "print nothing but errors")
       ("version", "print the version")
@@ -87,6 +93,9 @@ int pack_main(int argc, char** argv) {
   auto args = opts.parse(argc, argv);
   if (args.count("help")) {
     std::fputs(opts.help().c_str(), stdout);
+    std::fputs("\ndocker://[REGISTRY/]REPOSITORY[:TAG|@DIGEST] pulls from the registry itself (no Engine), with the docker\n"
+               "CLI's credentials ($DOCKER_CONFIG or ~/.docker/config.json), into a private directory under $TMPDIR\n"
+               "that needs room for the image's compressed size and is removed when droot-pack exits.\n", stdout);
     std::fputs("\nExit status: 0 packed; 125 error; 130/143 interrupted (the container is removed in every case).\n"
                "See droot-pack(1) and droot-artifact(5).\n", stdout);
     return 0;
@@ -143,7 +152,8 @@ int pack_main(int argc, char** argv) {
     po.pull.progress = po.progress;
     po.pull.quiet = quiet || args.count("json") > 0;
     po.pull.docker_config = docker_config_path(process_environment());
-    if (!is_image_id(po.image)) parse_image_ref(po.image);  // a name that cannot be pulled fails before any I/O
+    // A name that cannot be pulled fails before any I/O (other sources are refused with --pull below).
+    if (!is_image_id(po.image) && parse_image_source(po.image).kind == SourceKind::engine) parse_image_ref(po.image);
   }
   // Special files outside dev/ are kept, and deploy refuses them unless --allow-devices: say so, each by path
   // (with --json, in the summary instead).
@@ -155,7 +165,15 @@ int pack_main(int argc, char** argv) {
   int timeout = args["timeout"].as<int>();
   if (timeout < 1) throw Error("--timeout must be at least 1 second");
   if (args.count("platform")) po.platform = parse_platform(args["platform"].as<std::string>());
-  const ImageSource source = parse_image_source(po.image);
+  ImageSource source = parse_image_source(po.image);
+  if (source.kind == SourceKind::registry) {
+    source.registry.docker_config = docker_config_path(process_environment());
+    source.registry.plain_http = args.count("plain-http") > 0;
+    source.registry.progress = po.progress;
+    source.registry.timeout = std::chrono::seconds(timeout);
+  } else if (args.count("plain-http")) {
+    throw Error("--plain-http applies to docker:// sources only");
+  }
   if (source.kind != SourceKind::engine) {
     if (args.count("pull")) throw Error(std::string("--pull applies to Engine images, not to ") + source_kind_name(source.kind) + " sources");
     if (args.count("host")) throw Error(std::string("--host applies to Engine images, not to ") + source_kind_name(source.kind) + " sources");
@@ -168,6 +186,7 @@ int pack_main(int argc, char** argv) {
   PackResult r;
   if (source.kind == SourceKind::engine) {
     EngineClient engine(resolve_endpoint(host, process_environment()), std::chrono::seconds(timeout));
+    engine_source = true;
     r = pack_image(engine, po, key);
   } else {
     r = pack_local_image(source, po, key);
@@ -232,7 +251,7 @@ int main(int argc, char** argv) {
     if (argc >= 2 && std::string(argv[1]) == "keygen") return cmd_keygen(argc - 1, argv + 1);
     return pack_main(argc, argv);
   } catch (const Interrupted& e) {
-    std::fprintf(stderr, "droot-pack: %s; container removed, nothing written\n", e.what());
+    std::fprintf(stderr, "droot-pack: %s; %snothing written\n", e.what(), engine_source ? "container removed, " : "");
     return 128 + e.signal();
   } catch (const cxxopts::exceptions::exception& e) {
     std::fprintf(stderr, "droot-pack: error: %s (see droot-pack --help)\n", e.what());

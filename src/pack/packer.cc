@@ -416,6 +416,7 @@ PackResult pack_local_image(const ImageSource& source, const PackOptions& option
   PackResult result = finish_artifact(out, writer, manifest, options, info, b, stats, source_date, key);
   result.exported_bytes = flattened;
   result.layers = tree.stats().layers;
+  result.pulled = source.kind == SourceKind::registry;  // fetched for this pack, as --pull does from the Engine
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

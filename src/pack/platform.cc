@@ -45,4 +45,22 @@ std::string describe_platforms(const nlohmann::json& manifests) {
   return out.empty() ? "none named" : out;
 }
 
+bool is_index_media_type(const std::string& media_type) {
+  return media_type == "application/vnd.oci.image.index.v1+json" ||
+         media_type == "application/vnd.docker.distribution.manifest.list.v2+json";
+}
+
+nlohmann::json select_platform_manifest(const nlohmann::json& manifests, const Platform& want, bool explicit_platform,
+                                        const std::string& what) {
+  if (manifests.is_array())
+    for (const auto& m : manifests) {
+      if (!m.is_object()) continue;
+      auto p = m.find("platform");
+      bool attestation = p != m.end() && p->is_object() && field(*p, "os") == "unknown";
+      if (!attestation && p != m.end() && platform_matches(want, *p)) return m;
+    }
+  throw Error(what + " has no image for " + (explicit_platform ? "--platform " : "this host's platform ") + want.str() +
+              "; it holds: " + describe_platforms(manifests) + " (choose one with --platform OS/ARCH[/VARIANT])");
+}
+
 }  // namespace droot::pack

@@ -25,4 +25,13 @@ bool platform_matches(const Platform& want, const nlohmann::json& platform);
 // "linux/amd64, linux/arm64/v8" for messages: the platforms of an index's manifests.
 std::string describe_platforms(const nlohmann::json& manifests);
 
+// An OCI image index or a Docker manifest list.
+bool is_index_media_type(const std::string& media_type);
+// The descriptor in `manifests` (an index's "manifests" array) for `want`: the first that matches, attestation
+// manifests (platform unknown/unknown) skipped. Error naming `what`, the platform (as --platform when
+// `explicit_platform`, else as this host's) and the platforms the index holds. Used for every source: OCI
+// layouts and archives (local_image.cc) and registries (registry_image.cc).
+nlohmann::json select_platform_manifest(const nlohmann::json& manifests, const Platform& want, bool explicit_platform,
+                                        const std::string& what);
+
 }  // namespace droot::pack

@@ -1,5 +1,5 @@
 # droot-pack without the Engine (issue 18): docker-archive: (`docker save`), oci: and oci-archive: (skopeo copy,
-# umoci), layer flattening, --platform, and droot-exec deploy's architecture check.
+# umoci), docker:// (a registry), layer flattening, --platform, and droot-exec deploy's architecture check.
 
 LAYERS_IMAGE=droot-test/layers:2
 
@@ -337,4 +337,244 @@ for m in t:
   assert_status 0
   assert_contains "$(getcap dest/current/bin/ping)" "cap_net_raw"
   docker_cli rmi droot-test/caps:1 >/dev/null
+}
+
+# --- docker://: the registry itself, without the Engine -------------------------------------------------------
+# Debian's docker-registry (start_registry, fixtures.sh) for what the docker CLI and skopeo push, and
+# tests/fake_engine/fake_registry.py for what a broken or hostile registry sends. Each pack runs with TMPDIR
+# in TEST_TMP, so that what droot-pack leaves there (nothing) can be checked.
+
+FAKE_REGISTRY="$DROOT_SRC/tests/fake_engine/fake_registry.py"
+
+registry_tmpdir() {
+  export TMPDIR="$TEST_TMP/tmp"
+  mkdir -p "$TMPDIR"
+}
+
+assert_no_pull_leftovers() {
+  local left
+  left=$(ls -A "$TMPDIR" | grep '^droot-pack-pull' || true)
+  [ -z "$left" ] || fail "droot-pack left in TMPDIR: $left"
+}
+
+# The digest of REF's manifest as the registry serves it (Accept: whatever the push stored).
+registry_digest() {  # REPO REFERENCE
+  curl -fsS -o /dev/null -D - \
+    -H 'Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REG/v2/$1/manifests/$2" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest"{print $2}'
+}
+
+test_registry_source_gives_the_docker_archive_tree_by_tag_and_by_digest() {
+  ensure_layers_image
+  make_test_key
+  registry_tmpdir
+  start_registry
+  export DOCKER_CONFIG="$TEST_TMP/empty-docker-config"
+  docker_cli tag "$LAYERS_IMAGE" "$REG/team/layers:2"
+  docker_cli push -q "$REG/team/layers:2" >/dev/null
+  docker_cli save "$LAYERS_IMAGE" -o saved.tar
+  "$PACK" -s k.sec -q -o saved.tar.zst "docker-archive:$TEST_TMP/saved.tar"
+  run "$PACK" -s k.sec --json -o reg.tar.zst "docker://$REG/team/layers:2"
+  assert_status 0
+  assert_eq "docker://$REG/team/layers:2" "$(echo "$err" | jq -r .image)"
+  assert_eq "$(docker_cli image inspect -f '{{.Id}}' "$LAYERS_IMAGE")" "$(echo "$err" | jq -r .id)" "image id"
+  diff <(manifest_of saved.tar.zst) <(manifest_of reg.tar.zst) || fail "docker:// tree differs from docker-archive's"
+  # docker push sends the Engine's config blob as is: config.json is the same but for image.ref.
+  diff <(config_of saved.tar.zst | jq -S 'del(.image.ref)') <(config_of reg.tar.zst | jq -S 'del(.image.ref)') ||
+    fail "config.json differs beyond image.ref"
+  assert_eq "docker://$REG/team/layers:2" "$(config_of reg.tar.zst | jq -r .image.ref)"
+  "$PACK" -s k.sec -q -o again.tar.zst "docker://$REG/team/layers:2"
+  cmp reg.tar.zst again.tar.zst || fail "two packs of the same docker:// image differ"
+  # By digest: the same tree.
+  local digest
+  digest=$(registry_digest team/layers 2)
+  [[ "$digest" == sha256:* ]] || fail "no digest from the registry: [$digest]"
+  run "$PACK" -s k.sec -o digest.tar.zst "docker://$REG/team/layers@$digest"
+  assert_status 0
+  diff <(manifest_of saved.tar.zst) <(manifest_of digest.tar.zst) || fail "docker://…@digest tree differs"
+  run "$EXEC" deploy -p k.pub digest.tar.zst dest
+  assert_status 0
+  run "$EXEC" run dest -- 'cat /srv/hl3 /srv/opq/new; id -u'
+  assert_status 0
+  assert_eq $'hl\nnew\n1234' "$out"
+  # What is not there: a tag, a digest, a repository; a registry nobody listens on.
+  run "$PACK" -s k.sec -o out.tar.zst "docker://$REG/team/layers:nope"
+  assert_refused_nothing_written "docker://$REG/team/layers:nope: the registry $REG has no manifest nope in repository team/layers"
+  run "$PACK" -s k.sec -o out.tar.zst "docker://$REG/team/layers@sha256:$(printf '%064d' 0)"
+  assert_refused_nothing_written "has no manifest sha256:$(printf '%064d' 0)"
+  run "$PACK" -s k.sec -o out.tar.zst "docker://$REG/nothing/here:1"
+  assert_refused_nothing_written "in repository nothing/here"
+  local dead
+  dead="127.0.0.1:$(free_port)"
+  run "$PACK" -s k.sec -o out.tar.zst "docker://$dead/x:1"
+  assert_refused_nothing_written "the registry $dead: cannot connect to http://$dead"
+  # Engine-only flags are refused for it, --plain-http for other sources.
+  run "$PACK" -s k.sec --pull -o out.tar.zst "docker://$REG/team/layers:2"
+  assert_refused_nothing_written "--pull applies to Engine images, not to docker:// sources"
+  run "$PACK" -s k.sec --plain-http -o out.tar.zst "docker-archive:$TEST_TMP/saved.tar"
+  assert_refused_nothing_written "--plain-http applies to docker:// sources only"
+  run "$PACK" -s k.sec -o out.tar.zst "docker://$REG/Team/x:1"
+  assert_refused_nothing_written "repository names must be lower-case"
+  assert_no_pull_leftovers
+}
+
+test_registry_source_with_htpasswd_auth() {
+  htpasswd -Bbc "$TEST_TMP/htpasswd" droot 's3cret:pw' >/dev/null 2>&1
+  make_test_key
+  registry_tmpdir
+  start_registry "$TEST_TMP/htpasswd"
+  export DOCKER_CONFIG="$TEST_TMP/login"
+  mkdir -p "$DOCKER_CONFIG"
+  printf '%s' 's3cret:pw' | docker_cli login -u droot --password-stdin "$REG" >/dev/null 2>&1 || fail "docker login to $REG failed"
+  docker_cli tag "$DROOT_TEST_IMAGE" "$REG/private:1"
+  docker_cli push -q "$REG/private:1" >/dev/null
+  DOCKER_CONFIG="$TEST_TMP/nobody" run "$PACK" -s k.sec -o out.tar.zst "docker://$REG/private:1"
+  assert_refused_nothing_written "docker://$REG/private:1: the registry $REG requires authentication"
+  assert_contains "$err" "no credentials for $REG in $TEST_TMP/nobody/config.json: run \`docker login $REG\`"
+  mkdir -p wrong
+  printf '{"auths":{"%s":{"auth":"%s"}}}' "$REG" "$(printf 'droot:nope' | base64)" >wrong/config.json
+  DOCKER_CONFIG="$TEST_TMP/wrong" run "$PACK" -s k.sec -o out.tar.zst "docker://$REG/private:1"
+  assert_refused_nothing_written "the registry $REG refused the credentials for $REG from $TEST_TMP/wrong/config.json"
+  assert_contains "$err" "docker login $REG"
+  run "$PACK" -s k.sec -o a.tar.zst "docker://$REG/private:1"
+  assert_status 0
+  "$PACK" -s k.sec -q -o engine.tar.zst "$DROOT_TEST_IMAGE"
+  diff <(manifest_of engine.tar.zst | grep -v -e '^\./dev' -e '^\./proc' -e '^\./sys' -e '^\./etc/hosts ' -e '^\./etc/hostname ' \
+           -e '^\./etc/resolv.conf ' -e '^\./etc/mtab ') <(manifest_of a.tar.zst) || fail "the tree differs from the Engine's"
+  assert_no_pull_leftovers
+}
+
+test_registry_source_multi_arch_index_by_platform() {
+  make_test_key
+  registry_tmpdir
+  start_registry
+  export DOCKER_CONFIG="$TEST_TMP/empty-docker-config"
+  local host other
+  host=$(host_arch)
+  [ "$host" = amd64 ] && other=arm64 || other=amd64
+  mkdir -p root/bin && echo "$host" >root/bin/which && tar -C root --numeric-owner -cf l-host.tar .
+  echo "$other" >root/bin/which && tar -C root --numeric-owner -cf l-other.tar .
+  local mh mo
+  mh=$(make_oci_layout L "$host" l-host.tar)
+  mo=$(make_oci_layout L "$other" l-other.tar)
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"os":"linux","architecture":"%s"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"os":"linux","architecture":"%s"}}]}' \
+    "$mh" "$(stat -c %s L/blobs/sha256/${mh#sha256:})" "$host" "$mo" "$(stat -c %s L/blobs/sha256/${mo#sha256:})" "$other" >idx.tmp
+  local isize id
+  isize=$(stat -c %s idx.tmp)
+  id=$(put_blob L idx.tmp)
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"multi"}}]}' \
+    "$id" "$isize" >L/index.json
+  skopeo copy -q --all --dest-tls-verify=false oci:L:multi "docker://$REG/multi:1" || fail "skopeo could not push the index"
+  run "$PACK" -s k.sec -o host.tar.zst "docker://$REG/multi:1"
+  assert_status 0
+  assert_eq "$host" "$(zstd -qdc host.tar.zst | tar -xO bin/which)"
+  "$PACK" -s k.sec -q --platform "linux/$other" -o other.tar.zst "docker://$REG/multi:1"
+  assert_eq "$other" "$(zstd -qdc other.tar.zst | tar -xO bin/which)"
+  assert_eq "$other" "$(config_of other.tar.zst | jq -r .image.architecture)"
+  # The index by its digest (skopeo writes its own copy of the index).
+  local pushed
+  pushed=$(registry_digest multi 1)
+  [[ "$pushed" == sha256:* ]] || fail "no digest from the registry: [$pushed]"
+  "$PACK" -s k.sec -q --platform "linux/$other" -o bydigest.tar.zst "docker://$REG/multi@$pushed"
+  diff <(manifest_of other.tar.zst) <(manifest_of bydigest.tar.zst) || fail "by digest: another tree"
+  # The same as oci:, which reads the same index with the same selection code.
+  "$PACK" -s k.sec -q --platform "linux/$other" -o oci.tar.zst oci:L:multi
+  diff <(manifest_of oci.tar.zst) <(manifest_of other.tar.zst) || fail "oci: and docker:// differ"
+  run "$PACK" -s k.sec --platform linux/s390x -o out.tar.zst "docker://$REG/multi:1"
+  assert_refused_nothing_written "has no image for --platform linux/s390x; it holds: linux/$host, linux/$other"
+  assert_no_pull_leftovers
+}
+
+# start_fake_registry SCENARIO: tests/fake_engine/fake_registry.py; sets FAKE_REG (127.0.0.1:PORT).
+start_fake_registry() {
+  rm -f "$TEST_TMP/fake.port" "$TEST_TMP/fake.port.log"
+  python3 "$FAKE_REGISTRY" "$TEST_TMP/fake.port" "$1" 2>>"$TEST_TMP/fake.stderr" &
+  FAKE_PID=$!
+  trap 'kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null || true' EXIT
+  local i
+  for i in $(seq 200); do
+    [ -s "$TEST_TMP/fake.port" ] && FAKE_REG="127.0.0.1:$(cat "$TEST_TMP/fake.port")" && return 0
+    kill -0 "$FAKE_PID" 2>/dev/null || fail "fake_registry.py died: $(cat "$TEST_TMP/fake.stderr")"
+    sleep 0.05
+  done
+  fail "fake_registry.py did not start"
+}
+
+stop_fake_registry() {
+  kill "$FAKE_PID" 2>/dev/null || true
+  wait "$FAKE_PID" 2>/dev/null || true
+}
+
+test_registry_source_hostile_registries_are_refused_naming_digest_and_registry() {
+  make_test_key
+  registry_tmpdir
+  export DOCKER_CONFIG="$TEST_TMP/empty-docker-config"
+  local layer
+  layer=$(python3 -c "
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location('f', '$FAKE_REGISTRY'); f = importlib.util.module_from_spec(spec)
+sys.argv = ['x']; spec.loader.exec_module(f); print(f.digest(f.LAYER))")
+  # What works: Bearer tokens (with the docker CLI's credentials) and redirected blobs.
+  start_fake_registry bearer
+  mkdir -p creds
+  printf '{"auths":{"%s":{"auth":"%s"}}}' "$FAKE_REG" "$(printf 'droot:pw' | base64)" >creds/config.json
+  DOCKER_CONFIG="$TEST_TMP/creds" run "$PACK" -s k.sec -o ok.tar.zst "docker://$FAKE_REG/x:1"
+  assert_status 0
+  assert_contains "$(cat "$TEST_TMP/fake.port.log")" "GET /v2/x/manifests/1 auth=Bearer tok-123"
+  assert_eq "hi from the fake registry" "$(zstd -qdc ok.tar.zst | tar -xO etc/hi)"
+  run "$PACK" -s k.sec -o out.tar.zst "docker://$FAKE_REG/x:1"
+  assert_refused_nothing_written "requires authentication for manifest 1"
+  stop_fake_registry
+  start_fake_registry redirect
+  run "$PACK" -s k.sec -o redirected.tar.zst "docker://$FAKE_REG/x:1"
+  assert_status 0
+  stop_fake_registry
+
+  local scenario expect
+  while IFS='|' read -r scenario expect; do
+    start_fake_registry "$scenario"
+    printf '{"auths":{"%s":{"auth":"%s"}}}' "$FAKE_REG" "$(printf 'droot:pw' | base64)" >creds/config.json
+    expect="${expect//@REG@/$FAKE_REG}"
+    expect="${expect//@LAYER@/$layer}"
+    DOCKER_CONFIG="$TEST_TMP/creds" run "$PACK" -s k.sec --timeout 2 -o out.tar.zst "docker://$FAKE_REG/x:1"
+    assert_refused_nothing_written "$expect"
+    assert_contains "$err" "docker://$FAKE_REG/x:1: the registry $FAKE_REG" "$scenario: image and registry named"
+    assert_no_pull_leftovers
+    # A 401 is answered once, then retried once: never a loop.
+    case "$scenario" in unauthorized | basic-forever)
+      assert_eq 2 "$(grep -c '^GET /v2/x/manifests/1 ' "$TEST_TMP/fake.port.log")" "$scenario: requests for the manifest" ;;
+    esac
+    stop_fake_registry
+  done <<'CASES'
+size-lie|sent more than the 10230 bytes the manifest gives for layer @LAYER@
+length-lie|says layer @LAYER@ is 10230 bytes (Content-Length), but the manifest says 10240
+truncated|closed the connection in the middle of layer @LAYER@
+tampered|sent layer @LAYER@ with sha256:
+redirect-loop|redirected the request for config sha256:
+unauthorized|refused the credentials for @REG@ from
+basic-forever|refused the credentials for @REG@ from
+huge-manifest|sent more than droot-pack accepts for manifest 1
+stall|sent nothing for 2s while droot-pack fetched layer @LAYER@
+CASES
+  # A manifest asked for by digest that hashes to something else.
+  start_fake_registry wrong-manifest
+  local want="sha256:$(printf '%064d' 0 | tr 0 a)"
+  run "$PACK" -s k.sec -o out.tar.zst "docker://$FAKE_REG/x@$want"
+  assert_refused_nothing_written "sent a manifest whose sha256 is sha256:"
+  assert_contains "$err" "not the $want asked for"
+  stop_fake_registry
+  # Interrupted in the middle of a blob: 130, nothing written, nothing left in TMPDIR.
+  start_fake_registry stall
+  "$PACK" -s k.sec -o out.tar.zst "docker://$FAKE_REG/x:1" 2>int.err &
+  local pid=$!
+  for _ in $(seq 100); do grep -q "GET /v2/x/blobs/$layer" "$TEST_TMP/fake.port.log" 2>/dev/null && break; sleep 0.05; done
+  sleep 0.3
+  kill -INT "$pid"
+  local rc=0
+  wait "$pid" || rc=$?
+  assert_eq 130 "$rc" "exit status after SIGINT"
+  assert_contains "$(cat int.err)" "interrupted by signal 2; nothing written"  # no container to speak of
+  status=130 err="$(cat int.err)"
+  assert_no_file out.tar.zst
+  assert_no_pull_leftovers
 }

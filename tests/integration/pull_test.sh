@@ -4,57 +4,8 @@
 # (plain http) by default, so neither the daemon nor the CLI needs TLS set up to push and pull.
 # The registry's htpasswd auth works over plain http too (distribution only warns), so auth is tested without TLS.
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_registry [htpasswd-file]: sets REG (127.0.0.1:PORT) and REG_DIR; stopped (by pid) when the test exits.
-start_registry() {
-  command -v docker-registry >/dev/null || fail "docker-registry is not installed (Debian package docker-registry; tools/setup installs it)"
-  REG_DIR="$TEST_TMP/registry"
-  mkdir -p "$REG_DIR/data"
-  local port auth=""
-  port=$(free_port)
-  REG="127.0.0.1:$port"
-  if [ -n "${1:-}" ]; then
-    auth="auth:
-  htpasswd:
-    realm: droot-test
-    path: $1"
-  fi
-  cat >"$REG_DIR/config.yml" <<YAML
-version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $REG_DIR/data
-  delete:
-    enabled: true
-http:
-  addr: $REG
-$auth
-YAML
-  docker-registry serve "$REG_DIR/config.yml" >"$REG_DIR/log" 2>&1 &
-  REG_PID=$!
-  # Images the test tagged for this registry are removed from the shared dockerd too.
-  trap 'kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; remove_registry_images' EXIT
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://$REG/v2/" && return 0
-    kill -0 "$REG_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$REG_DIR/log" >&2
-  fail "docker-registry did not start on $REG"
-}
-
-remove_registry_images() {
-  local ids
-  ids=$(docker_cli images --format '{{.Repository}}:{{.Tag}}' | grep "^$REG/" || true)
-  [ -n "$ids" ] && docker_cli rmi -f $ids >/dev/null 2>&1 || true
-}
+# free_port, start_registry [htpasswd-file] and remove_registry_images are in fixtures.sh (pack_sources_test.sh
+# uses them too).
 
 # push_unique_image NAME:TAG: an image that exists nowhere else (busybox plus a marker file with random
 # content), pushed to $REG and then removed from the Engine entirely, so --pull has to download it.
