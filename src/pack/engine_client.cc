@@ -6,84 +6,18 @@
 #include <cstring>
 #include <memory>
 
+#include "curl_transfer.h"
 #include "error.h"
 #include "signals.h"
 
 namespace droot::pack {
 namespace {
 
-struct CurlFree {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+constexpr CurlTransfer::Limits kLimits{
+    64 << 10,  // headers: a hostile daemon cannot make us buffer more
+    16 << 20,  // an answer held in memory: inspect of a huge image is still far below this
+    64 << 10,  // of an error answer, what is kept for the message
 };
-struct SlistFree {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlFree>;
-using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
-
-constexpr size_t kMaxBody = 16 << 20;     // inspect of a huge image is still far below this
-constexpr size_t kMaxHeaders = 64 << 10;  // a hostile daemon cannot make us buffer more
-
-struct Transfer {
-  HttpResponse* response = nullptr;
-  const std::function<bool(const char*, size_t)>* sink = nullptr;
-  CURL* curl = nullptr;
-  bool abortable = true;
-  bool sink_refused = false;
-  bool too_large = false;
-  bool stalled = false;
-  size_t header_bytes = 0;
-  std::chrono::seconds timeout{120};
-  // Last moment the daemon sent something or our sink finished consuming: time spent blocked writing to a
-  // slow consumer (a pipe into an uploader) is ours, not the daemon's, and must not count as a stall.
-  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
-};
-
-size_t on_header(char* data, size_t size, size_t n, void* userp) {
-  auto* t = static_cast<Transfer*>(userp);
-  size_t len = size * n;
-  t->header_bytes += len;
-  t->last_activity = std::chrono::steady_clock::now();
-  if (t->header_bytes > kMaxHeaders) {
-    t->too_large = true;
-    return 0;
-  }
-  add_header_line(std::string_view(data, len), t->response->headers);
-  return len;
-}
-
-size_t on_body(char* data, size_t size, size_t n, void* userp) {
-  auto* t = static_cast<Transfer*>(userp);
-  size_t len = size * n;
-  struct Touch {
-    Transfer* t;
-    ~Touch() { t->last_activity = std::chrono::steady_clock::now(); }
-  } touch{t};
-  if (t->response->status == 0) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->response->status);
-  if (t->sink && t->response->status == 200) {
-    if (!(*t->sink)(data, len)) {
-      t->sink_refused = true;
-      return 0;
-    }
-    return len;
-  }
-  if (t->response->body.size() + len > kMaxBody) {
-    t->too_large = true;
-    return 0;
-  }
-  t->response->body.append(data, len);
-  return len;
-}
-
-int on_progress(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(userp);
-  if (t->abortable && pending_interrupt() != 0) return 1;
-  if (std::chrono::steady_clock::now() - t->last_activity > t->timeout) {
-    t->stalled = true;
-    return 1;
-  }
-  return 0;
-}
 
 bool valid_ref(const std::string& ref) {
   if (ref.empty() || ref.size() > 512) return false;
@@ -109,38 +43,24 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
   CurlPtr curl(curl_easy_init());
   if (!curl) throw Error("cannot initialise libcurl");
   HttpResponse response;
-  Transfer t{&response, sink, curl.get(), abortable};
-  t.timeout = timeout_;
+  CURL* c = curl.get();
+  CurlTransfer t(c, response, sink, kLimits, timeout_, abortable);
   char errbuf[CURL_ERROR_SIZE] = {};
   SlistPtr headers;
   std::string full_url = path == "/_ping" ? endpoint_.base_url + path : url(path);
-  CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, full_url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "droot-pack/" DROOT_VERSION);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   if (!endpoint_.unix_socket.empty()) curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, endpoint_.unix_socket.c_str());
   if (endpoint_.tls) {
     curl_easy_setopt(c, CURLOPT_CAINFO, endpoint_.ca_file.c_str());
     curl_easy_setopt(c, CURLOPT_SSLCERT, endpoint_.cert_file.c_str());
     curl_easy_setopt(c, CURLOPT_SSLKEY, endpoint_.key_file.c_str());
   }
-  auto add_header = [&](const std::string& h) {
-    curl_slist* l = curl_slist_append(headers.get(), h.c_str());
-    if (!l) throw Error("cannot build the request headers (out of memory)");
-    headers.release();
-    headers.reset(l);
-  };
-  for (const auto& h : extra_headers) add_header(h);
-  if (method == "POST") add_header("Content-Type: application/json");
+  for (const auto& h : extra_headers) append_header(headers, h);
+  if (method == "POST") append_header(headers, "Content-Type: application/json");
   if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   if (method == "POST") {
     curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -154,8 +74,8 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
   if (rc == CURLE_OK) return response;
 
   if (abortable && pending_interrupt()) throw Interrupted(pending_interrupt());
-  if (t.sink_refused) throw Error("writing the artifact failed while exporting");
-  if (t.too_large) throw Error("the Engine at " + endpoint_.display + " sent an oversized answer to " + method + " " + path);
+  if (t.sink_refused()) throw Error("writing the artifact failed while exporting");
+  if (t.too_large() || t.headers_too_large()) throw Error("the Engine at " + endpoint_.display + " sent an oversized answer to " + method + " " + path);
   long os_errno = 0;
   curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
   std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
@@ -176,9 +96,9 @@ HttpResponse EngineClient::request(const std::string& method, const std::string&
     throw Error("cannot connect to the Docker Engine at " + endpoint_.display + " (" + detail +
                 "): is dockerd running? Set DOCKER_HOST or -H to where it listens");
   }
-  if (t.stalled || rc == CURLE_OPERATION_TIMEDOUT)
+  if (t.stalled() || rc == CURLE_OPERATION_TIMEDOUT)
     throw Error("the Docker Engine at " + endpoint_.display + " stopped answering " + method + " " + path + " for " +
-                std::to_string(timeout_.count()) + "s (" + (t.stalled ? "nothing received" : detail) +
+                std::to_string(timeout_.count()) + "s (" + (t.stalled() ? "nothing received" : detail) +
                 "; raise --timeout if the daemon is just slow)");
   if (rc == CURLE_PARTIAL_FILE || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR)
     throw Error("the Docker Engine at " + endpoint_.display + " closed the connection in the middle of its answer to " +

@@ -10,18 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "curl_transfer.h"  // HttpResponse
 #include "docker_host.h"
 #include "engine_messages.h"
 
-typedef void CURL;
-
 namespace droot::pack {
-
-struct HttpResponse {
-  long status = 0;
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-case names
-};
 
 class EngineClient {
  public:

@@ -8,21 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "base64.h"
-#include "engine_messages.h"  // add_header_line
+#include "curl_transfer.h"
 #include "error.h"
 #include "signals.h"
 
 namespace droot::pack {
 namespace {
-
-struct CurlFree {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
-struct SlistFree {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlFree>;
-using SlistPtr = std::unique_ptr<curl_slist, SlistFree>;
 
 constexpr size_t kMaxHeaders = 256 << 10;   // a hostile registry cannot make us buffer more
 constexpr size_t kMaxErrorBody = 64 << 10;  // of an error answer, what is kept for the message
@@ -31,69 +22,6 @@ constexpr long kMaxRedirects = 5;
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-struct Transfer {
-  HttpResponse* response = nullptr;
-  const RegistryClient::Sink* sink = nullptr;
-  CURL* curl = nullptr;
-  size_t max_body = 0;
-  bool sink_refused = false;
-  bool too_large = false;
-  bool stalled = false;
-  size_t header_bytes = 0;
-  std::chrono::seconds timeout{120};
-  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
-};
-
-size_t on_header(char* data, size_t size, size_t n, void* userp) {
-  auto* t = static_cast<Transfer*>(userp);
-  size_t len = size * n;
-  t->header_bytes += len;
-  t->last_activity = std::chrono::steady_clock::now();
-  if (t->header_bytes > kMaxHeaders) {
-    t->too_large = true;
-    return 0;
-  }
-  std::string_view line(data, len);
-  // A new status line: the answer after a redirect (or a 100 Continue); its headers replace the last ones.
-  if (line.rfind("HTTP/", 0) == 0) t->response->headers.clear();
-  else add_header_line(line, t->response->headers);
-  return len;
-}
-
-size_t on_body(char* data, size_t size, size_t n, void* userp) {
-  auto* t = static_cast<Transfer*>(userp);
-  size_t len = size * n;
-  t->last_activity = std::chrono::steady_clock::now();
-  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->response->status);
-  if (t->response->status == 200) {
-    if (t->sink) {
-      if (!(*t->sink)(data, len)) {
-        t->sink_refused = true;
-        return 0;
-      }
-      t->last_activity = std::chrono::steady_clock::now();
-      return len;
-    }
-    if (t->response->body.size() + len > t->max_body) {
-      t->too_large = true;
-      return 0;
-    }
-  }
-  size_t keep = t->response->body.size() >= kMaxErrorBody && t->response->status != 200 ? 0 : len;
-  t->response->body.append(data, keep);
-  return len;
-}
-
-int on_progress(void* userp, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* t = static_cast<Transfer*>(userp);
-  if (pending_interrupt() != 0) return 1;
-  if (std::chrono::steady_clock::now() - t->last_activity > t->timeout) {
-    t->stalled = true;
-    return 1;
-  }
-  return 0;
 }
 
 std::string escape(CURL* c, const std::string& s) {
@@ -217,14 +145,9 @@ HttpResponse RegistryClient::perform(const std::string& url, std::vector<std::st
   CurlPtr curl(curl_easy_init());
   if (!curl) throw Error("cannot initialise libcurl");
   HttpResponse response;
-  Transfer t;
-  t.response = &response;
-  t.sink = sink;
-  t.curl = curl.get();
-  t.max_body = max_body;
-  t.timeout = timeout_;
-  char errbuf[CURL_ERROR_SIZE] = {};
   CURL* c = curl.get();
+  CurlTransfer t(c, response, sink, {kMaxHeaders, max_body, kMaxErrorBody}, timeout_);
+  char errbuf[CURL_ERROR_SIZE] = {};
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -237,21 +160,9 @@ HttpResponse RegistryClient::perform(const std::string& url, std::vector<std::st
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, kMaxRedirects);
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, endpoint_.plain_http ? "http,https" : "https");
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
   if (with_auth && !authorization_.empty()) headers.push_back("Authorization: " + authorization_);
   SlistPtr list;
-  for (const auto& h : headers) {
-    curl_slist* l = curl_slist_append(list.get(), h.c_str());
-    if (!l) throw Error("cannot build the request headers (out of memory)");
-    list.release();
-    list.reset(l);
-  }
+  for (const auto& h : headers) append_header(list, h);
   if (list) curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
   if (!post_body.empty()) {
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, post_body.c_str());
@@ -262,12 +173,12 @@ HttpResponse RegistryClient::perform(const std::string& url, std::vector<std::st
   if (rc == CURLE_OK) return response;
 
   if (pending_interrupt()) throw Interrupted(pending_interrupt());
-  if (t.sink_refused) return response;  // the sink's owner knows why, and says so
+  if (t.sink_refused()) return response;  // the sink's owner knows why, and says so
   const std::string tail = "; nothing was written";
-  if (t.too_large)
+  if (t.too_large() || t.headers_too_large())
     throw Error(where() + " sent more than droot-pack accepts for " + what + " (" +
-                std::to_string(t.header_bytes > kMaxHeaders ? kMaxHeaders : max_body) + " bytes" +
-                (t.header_bytes > kMaxHeaders ? " of headers" : "") + ")" + tail);
+                std::to_string(t.headers_too_large() ? kMaxHeaders : max_body) + " bytes" +
+                (t.headers_too_large() ? " of headers" : "") + ")" + tail);
   std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
   switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -293,7 +204,7 @@ HttpResponse RegistryClient::perform(const std::string& url, std::vector<std::st
       throw Error(where() + " closed the connection in the middle of " + what + " (" + detail + ")" + tail);
     default: break;
   }
-  if (t.stalled || rc == CURLE_OPERATION_TIMEDOUT)
+  if (t.stalled() || rc == CURLE_OPERATION_TIMEDOUT)
     throw Error(where() + " sent nothing for " + std::to_string(timeout_.count()) + "s while droot-pack fetched " + what +
                 " (raise --timeout if it is just slow)" + tail);
   if (rc == CURLE_OUT_OF_MEMORY)  // libcurl's own limit on one header line (below 8.6)

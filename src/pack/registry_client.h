@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "engine_client.h"  // HttpResponse
+#include "curl_transfer.h"  // HttpResponse
 #include "image_ref.h"
 #include "registry_auth.h"
 
