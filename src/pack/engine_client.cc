@@ -145,7 +145,10 @@ std::string EngineClient::create_container(const std::string& image_id, const st
     query = "?platform=";
     for (char c : platform) query += c == '/' ? std::string("%2F") : std::string(1, c);
   }
-  HttpResponse r = request("POST", "/containers/create" + query, body.dump(), true);
+  // Not abortable: a SIGINT that cut this request short would leave the container the Engine goes on to make,
+  // with an id droot-pack never learned (seen on a loaded machine). The answer comes in milliseconds (--timeout
+  // bounds a stall); the interrupt then ends the export, and the caller removes the container.
+  HttpResponse r = request("POST", "/containers/create" + query, body.dump(), false);
   // 404 here is not "never existed" (inspect just found it) but "removed since": say that, not "not found".
   if (r.status == 404 && !platform.empty() && engine_message(r.body).find("platform") != std::string::npos)
     throw Error("image " + image_id + " is not for --platform " + platform + ": the Engine answered: " +
