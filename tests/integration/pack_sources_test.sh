@@ -87,6 +87,31 @@ with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as t:
 PY
 }
 
+# make_two_arch_layout [attestation]: an OCI layout L whose index (ref "multi") holds two single-layer images,
+# one for this host's architecture and one for another (its content need not run; bin/which names its arch),
+# and with "attestation" also an os "unknown" entry as buildx writes for provenance. Sets host and other.
+make_two_arch_layout() {
+  host=$(host_arch)
+  [ "$host" = amd64 ] && other=arm64 || other=amd64
+  mkdir -p root/bin && echo "$host" >root/bin/which && tar -C root --numeric-owner -cf l-host.tar .
+  echo "$other" >root/bin/which && tar -C root --numeric-owner -cf l-other.tar .
+  local mh mo entry entries attest=""
+  mh=$(make_oci_layout L "$host" l-host.tar)
+  mo=$(make_oci_layout L "$other" l-other.tar)
+  entry() {  # digest os arch
+    printf '{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"os":"%s","architecture":"%s"}}' \
+      "$1" "$(stat -c %s "L/blobs/sha256/${1#sha256:}")" "$2" "$3"
+  }
+  [ "${1:-}" = attestation ] && attest=",$(entry "$mo" unknown unknown)"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s,%s%s]}' \
+    "$(entry "$mh" linux "$host")" "$(entry "$mo" linux "$other")" "$attest" >idx.tmp
+  local isize id
+  isize=$(stat -c %s idx.tmp)
+  id=$(put_blob L idx.tmp)
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"multi"}}]}' \
+    "$id" "$isize" >L/index.json
+}
+
 # Refusal checks: exit 125, the error says $1, and no artifact or sidecar (nor a temp file) is left.
 assert_refused_nothing_written() {
   assert_status 125
@@ -200,22 +225,7 @@ test_delta_against_an_engine_artifact_from_a_docker_archive() {
 test_platform_selects_from_a_multi_arch_index_and_deploy_refuses_another_arch() {
   make_test_key
   local host other
-  host=$(host_arch)
-  [ "$host" = amd64 ] && other=arm64 || other=amd64
-  # Two single-layer images, one per architecture (the other one's content need not run), under one index.
-  mkdir -p root/bin && echo "$host" >root/bin/which && tar -C root --numeric-owner -cf l-host.tar .
-  echo "$other" >root/bin/which && tar -C root --numeric-owner -cf l-other.tar .
-  local mh mo
-  mh=$(make_oci_layout L "$host" l-host.tar)
-  mo=$(make_oci_layout L "$other" l-other.tar)
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"os":"linux","architecture":"%s"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"os":"linux","architecture":"%s"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"os":"unknown","architecture":"unknown"}}]}' \
-    "$mh" "$(stat -c %s L/blobs/sha256/${mh#sha256:})" "$host" "$mo" "$(stat -c %s L/blobs/sha256/${mo#sha256:})" "$other" \
-    "$mo" "$(stat -c %s L/blobs/sha256/${mo#sha256:})" >idx.tmp
-  local isize id
-  isize=$(stat -c %s idx.tmp)
-  id=$(put_blob L idx.tmp)
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"multi"}}]}' \
-    "$id" "$isize" >L/index.json
+  make_two_arch_layout attestation
   # No --platform: this host's.
   "$PACK" -s k.sec -q -o host.tar.zst oci:L:multi
   assert_eq "$host" "$(zstd -qdc host.tar.zst | tar -xO bin/which)"
@@ -450,20 +460,7 @@ test_registry_source_multi_arch_index_by_platform() {
   start_registry
   export DOCKER_CONFIG="$TEST_TMP/empty-docker-config"
   local host other
-  host=$(host_arch)
-  [ "$host" = amd64 ] && other=arm64 || other=amd64
-  mkdir -p root/bin && echo "$host" >root/bin/which && tar -C root --numeric-owner -cf l-host.tar .
-  echo "$other" >root/bin/which && tar -C root --numeric-owner -cf l-other.tar .
-  local mh mo
-  mh=$(make_oci_layout L "$host" l-host.tar)
-  mo=$(make_oci_layout L "$other" l-other.tar)
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"os":"linux","architecture":"%s"}},{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{"os":"linux","architecture":"%s"}}]}' \
-    "$mh" "$(stat -c %s L/blobs/sha256/${mh#sha256:})" "$host" "$mo" "$(stat -c %s L/blobs/sha256/${mo#sha256:})" "$other" >idx.tmp
-  local isize id
-  isize=$(stat -c %s idx.tmp)
-  id=$(put_blob L idx.tmp)
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"multi"}}]}' \
-    "$id" "$isize" >L/index.json
+  make_two_arch_layout
   skopeo copy -q --all --dest-tls-verify=false oci:L:multi "docker://$REG/multi:1" || fail "skopeo could not push the index"
   run "$PACK" -s k.sec -o host.tar.zst "docker://$REG/multi:1"
   assert_status 0
