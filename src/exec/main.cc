@@ -23,7 +23,8 @@ constexpr const char* kUsage =
     "  run      [OPTIONS] DEST|ROOT [--] [COMMAND [ARG...]]    run the image's command in a jail\n"
     "\n"
     "Run 'droot-exec COMMAND --help' for a command's options. See droot-exec(1).\n"
-    "Exit status: the command's own for run; 125 droot-exec error; 126 not executable; 127 not found.\n";
+    "Exit status: the command's own for run; 125 droot-exec error; 126 not executable; 127 not found;\n"
+    "3 deploy of a delta whose base files DEST lacks (deploy the full artifact); check: 1 drift.\n";
 
 }  // namespace
 
@@ -57,6 +58,9 @@ int main(int argc, char** argv) {
     if (command == "run") return cmd_run(argc - 1, argv + 1);
     std::fprintf(stderr, "droot-exec: error: unknown command '%s' (see droot-exec --help)\n", command.c_str());
     return kExitError;
+  } catch (const DeltaBaseMissing& e) {
+    std::fprintf(stderr, "droot-exec: error: %s\n", e.what());
+    return kExitDeltaBaseMissing;
   } catch (const cxxopts::exceptions::exception& e) {
     std::fprintf(stderr, "droot-exec: error: %s: %s (see droot-exec %s --help)\n", command.c_str(), e.what(),
                  command.c_str());

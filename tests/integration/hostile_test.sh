@@ -5,10 +5,10 @@
 source "$DROOT_SRC/tests/integration/deploy_lib.sh"
 
 # refused CASE VERIFY_STATUS TEXT...: verify exits VERIFY_STATUS (0 when the signature is fine and only
-# extraction can tell), deploy exits 125 naming every TEXT, and DEST (with a release already live) is
-# unchanged.
+# extraction can tell), deploy exits REFUSED_STATUS (default 125) naming every TEXT, and DEST (with a release
+# already live) is unchanged.
 refused() {
-  local case="$1" verify_status="$2"
+  local case="$1" verify_status="$2" deploy_status="${REFUSED_STATUS:-125}"
   shift 2
   deployed_dest dest
   local art before
@@ -17,7 +17,7 @@ refused() {
   run "$EXEC" verify -p art/test.pub "$art"
   assert_status "$verify_status"
   run "$EXEC" deploy -p art/test.pub "$art" dest
-  assert_status 125
+  assert_status "$deploy_status"
   local text
   for text in "$@"; do assert_contains "$err" "$text"; done
   assert_contains "$err" "droot-exec: error: "
@@ -25,7 +25,7 @@ refused() {
   assert_no_temp dest
   # from a pipe, the same
   run bash -c "cat '$art' | '$EXEC' deploy -p art/test.pub - dest"
-  assert_status 125
+  assert_status "$deploy_status"
   assert_eq "$before" "$(snapshot dest)"
 }
 
@@ -105,7 +105,7 @@ test_a_key_file_in_the_keys_dir_is_used_without_p() {
 
 # Deltas (droot-artifact(5), "Delta artifacts"): DEST holds "valid" v1, the base every delta case names.
 test_delta_whose_base_objects_are_missing() {
-  refused delta-missing-base 0 "is a delta against test:1" "does not hold 1 of the 5 files it takes from there" \
+  REFUSED_STATUS=3 refused delta-missing-base 0 "is a delta against test:1" "does not hold 1 of the 5 files it takes from there" \
     "'zz-nowhere'" "deploy the full artifact instead"
 }
 test_delta_that_ships_a_file_it_also_takes_from_the_base() {

@@ -98,12 +98,13 @@ std::string delta_refusal(const DeltaNeeds& needs, const std::string& artifact, 
   std::string bases;
   for (const auto& b : needs.bases)
     bases += std::string(bases.empty() ? "" : ", ") + b.image + " (payload sha256 " + b.payload_sha256.substr(0, 12) + "…)";
-  std::string text = artifact + " is a delta against " + bases + ", and " + dest + " does not hold ";
+  const std::string of_files = " of the " + std::to_string(needs.files) + " files it takes from there";
+  std::string text = artifact + " is a delta against " + bases + ", and " + dest;
   if (needs.missing)
-    text += std::to_string(needs.missing) + " of the " + std::to_string(needs.files) + " files it takes from there (" +
-            std::to_string(needs.missing_bytes) + " bytes)";
-  if (needs.missing && needs.damaged) text += "; ";
-  if (needs.damaged) text += std::to_string(needs.damaged) + " of them are damaged on disk (run droot-exec check " + dest + ")";
+    text += " does not hold " + std::to_string(needs.missing) + of_files + " (" + std::to_string(needs.missing_bytes) + " bytes)";
+  if (needs.damaged)
+    text += std::string(needs.missing ? "; it holds " : " holds ") + std::to_string(needs.damaged) +
+            (needs.missing ? " more" : of_files) + " damaged on disk (run droot-exec check --objects " + dest + ")";
   text += "; first: " + needs.first_problem + ". A release of " + (needs.bases.size() == 1 ? "that base" : "one of those bases") +
           " provides them: deploy the full artifact instead (nothing was deployed to " + dest + ")";
   return text;

@@ -186,7 +186,7 @@ int cmd_deploy(int argc, char** argv) {
   objects.begin_deploy();
   const bool owners = ::geteuid() == 0;
   DeltaNeeds needs = delta_needs({art.fd.get(), art.payload_size, art.payload_sha256, art.name}, objects, owners);
-  if (needs.missing || needs.damaged) throw Error(delta_refusal(needs, art.name, o.dest));
+  if (needs.missing || needs.damaged) throw DeltaBaseMissing(delta_refusal(needs, art.name, o.dest));
   // An image for another CPU cannot run here (its binaries fail with "Exec format error" only at `run`): refuse
   // it before anything is extracted. An artifact that does not say (an old or hand-made one) is let through.
   if (needs.config && !o.any_arch) {
