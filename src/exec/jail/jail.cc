@@ -201,13 +201,13 @@ int run_jail(const JailSpec& spec) {
   std::unique_ptr<RunCgroup> cgroup;
   if (spec.limits.any()) cgroup = std::make_unique<RunCgroup>(spec.limits, "droot-run-" + std::to_string(getpid()));
   // The namespace lives on this fd until init has entered it; init gets a copy of the spec that names it.
-  UniqueFd userns;
+  UserNamespace userns;
   JailSpec with_userns;
   const JailSpec* jail = &spec;
   if (spec.userns) {
     userns = make_user_namespace(*spec.userns);
     with_userns = spec;
-    with_userns.mounts.userns_fd = userns.get();
+    with_userns.mounts.userns_fd = userns.fd();
     with_userns.mounts.id_shift = static_cast<uint32_t>(spec.userns->base);
     jail = &with_userns;
   }
@@ -232,7 +232,7 @@ int run_jail(const JailSpec& spec) {
     tty_parent.reset();
     init_process(*jail, std::move(go_read), tty, std::move(tty_child));
   }
-  userns.reset();
+  userns.close_fd();
   go_read.reset();
   tty_child.reset();
   UniqueFd master;
@@ -240,6 +240,7 @@ int run_jail(const JailSpec& spec) {
     if (cgroup) cgroup->add(pid);
     if (write(go_write.get(), "g", 1) != 1) throw_errno("cannot start the jail");
     go_write.reset();
+    userns.reap();  // while init builds the jail on the other core
     // EOF instead of a pty: init failed before it made one, and said why; its status is the answer.
     if (tty.pty) master = receive_fd(tty_parent.get());
     tty_parent.reset();

@@ -49,7 +49,24 @@ void write_map(pid_t pid, const char* file, const IdRange& range) {
 
 }  // namespace
 
-UniqueFd make_user_namespace(const IdRange& range) {
+UserNamespace& UserNamespace::operator=(UserNamespace&& o) noexcept {
+  if (this != &o) {
+    reap();
+    fd_ = std::move(o.fd_);
+    holder_ = o.holder_;
+    o.holder_ = -1;
+  }
+  return *this;
+}
+
+void UserNamespace::reap() noexcept {
+  if (holder_ <= 0) return;
+  while (waitpid(holder_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  holder_ = -1;
+}
+
+UserNamespace make_user_namespace(const IdRange& range) {
   int ready[2], done[2];
   if (pipe2(ready, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
   UniqueFd ready_r(ready[0]), ready_w(ready[1]);
@@ -90,8 +107,8 @@ UniqueFd make_user_namespace(const IdRange& range) {
     const std::string ns = "/proc/" + std::to_string(pid) + "/ns/user";
     UniqueFd fd(open(ns.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("cannot open " + ns);
-    reap();
-    return fd;
+    done_w.reset();  // the holder exits now; the namespace lives on `fd`
+    return UserNamespace(std::move(fd), pid);
   } catch (...) {
     reap();
     throw;

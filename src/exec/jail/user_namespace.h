@@ -19,14 +19,38 @@
 //                mount namespace, the PID namespace or /proc/sys, which the host's user namespace owns.
 #pragma once
 
+#include <utility>
+
 #include "fd.h"
 #include "userns_range.h"
 
 namespace droot::exec {
 
+#include <sys/types.h>
+
+// The namespace on an fd, and the short-lived process that made it. That process has been told to exit when
+// make_user_namespace() returns; reap() waits for it — run_jail calls it once init is on its way, so that the
+// process's exit is not on the start-up's path — and the destructor does, if nobody did.
+class UserNamespace {
+ public:
+  UserNamespace() = default;
+  UserNamespace(UniqueFd fd, pid_t holder) : fd_(std::move(fd)), holder_(holder) {}
+  UserNamespace(UserNamespace&& o) noexcept : fd_(std::move(o.fd_)), holder_(o.holder_) { o.holder_ = -1; }
+  UserNamespace& operator=(UserNamespace&& o) noexcept;
+  ~UserNamespace() { reap(); }
+
+  int fd() const { return fd_.get(); }
+  void close_fd() { fd_.reset(); }
+  void reap() noexcept;
+
+ private:
+  UniqueFd fd_;
+  pid_t holder_ = -1;
+};
+
 // Throws Error naming the cause: user namespaces disabled (user.max_user_namespaces = 0), the kernel's limit
 // reached, a seccomp filter around droot-exec.
-UniqueFd make_user_namespace(const IdRange& range);
+UserNamespace make_user_namespace(const IdRange& range);
 
 // Before the mounts are built: fsuid/fsgid become `host_id` (the jail's root), so that what init creates for
 // the jail — mount points, /dev and its nodes, the tmpfs roots, the --copy files — is the jail root's, not
