@@ -113,7 +113,9 @@ FlatTree::FlatTree(const std::vector<LayerBlob>& layers, const std::string& spec
   // Layer i is verified before it is read; the next one down is verified on another thread meanwhile (two
   // cores: hashing and flattening need not take turns).
   auto verify = [&](size_t i) {
-    return std::async(std::launch::async, [&layers, i, this] { verify_blob(layers[i].blob, layers[i].digest, spec_ + ": layer"); });
+    return std::async(std::launch::async, [&layers, i, this] {
+      if (!layers[i].verified) verify_blob(layers[i].blob, layers[i].digest, spec_ + ": layer");
+    });
   };
   std::future<void> verified;
   if (!layers.empty()) verified = verify(layers.size() - 1);

@@ -13,8 +13,9 @@
 // uncompressed layer, from an unnamed temp file ($TMPDIR) it was spooled to for a compressed one.
 //
 // Each layer blob's sha256 is checked against the digest its manifest names before any byte of it is parsed
-// (the next layer's on a second thread while one is flattened); a blob whose file changes (ctime, mtime, size)
-// between that check and the end of flattening is an error too.
+// (the next layer's on a second thread while one is flattened; a docker:// layer was checked while it was
+// downloaded, LayerBlob::verified); a blob whose file changes (ctime, mtime, size) between the start of
+// flattening and its end is an error too.
 #pragma once
 
 #include <archive_entry.h>

@@ -205,8 +205,10 @@ LocalImage open_local_image(const ImageSource& source, const std::string& spec, 
       // each blob it hands out, so the directory goes when this returns and the layers stay readable through
       // their descriptors until the LocalImage is destroyed.
       PulledLayout pulled = pull_registry_image(source, spec, platform);
-      return open_oci(BlobStore::open_directory(pulled.dir()), ImageSource{SourceKind::oci_layout, pulled.dir(), "", {}},
-                      spec, platform);
+      LocalImage image = open_oci(BlobStore::open_directory(pulled.dir()),
+                                  ImageSource{SourceKind::oci_layout, pulled.dir(), "", {}}, spec, platform);
+      for (auto& layer : image.layers) layer.verified = true;  // pull_registry_image hashed every blob it wrote
+      return image;
     }
     case SourceKind::engine: break;
   }

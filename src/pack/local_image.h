@@ -19,6 +19,9 @@ namespace droot::pack {
 struct LayerBlob {
   BlobRange blob;
   std::string digest;  // "sha256:…" of the blob as stored (compressed or not): verified before it is read
+  // Already hashed against `digest` on its way in (docker://: downloaded into droot-pack's private 0700
+  // directory), so the flattener does not hash it a second time; its file's stamp is still checked.
+  bool verified = false;
 };
 
 struct LocalImage {
