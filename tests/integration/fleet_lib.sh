@@ -16,7 +16,6 @@
 #
 # fleet_start (everything, once) … scenarios (fleet_reset, play, assertions) … fleet_stop.
 
-FLEET_SYSTEMD_ROOT="${DROOT_SYSTEMD_ROOT:-/var/tmp/droot-test-systemd-bookworm}"
 # The systemd tree plus what Ansible and the role need on a server: python3, Debian's awscli, CA certificates.
 FLEET_ROOT="${DROOT_FLEET_ROOT:-/var/tmp/droot-test-fleet-bookworm}"
 FLEET_S3RVER="${DROOT_S3RVER_DIR:-/var/tmp/droot-test-s3rver}"
@@ -43,27 +42,17 @@ fleet_prerequisites() {
     fail "Debian's ansible (7.x, with community.docker's nsenter connection) is not installed: run tools/setup"
 }
 
-fleet_mirror() {
-  local uri
-  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  echo "${uri:-http://deb.debian.org/debian}"
-}
-
-# $FLEET_ROOT, once per machine: a copy of systemd_test.sh's tree (debootstrapped here if that one is missing)
+# $FLEET_ROOT, once per machine: a copy of fixtures.sh's $SYSTEMD_ROOT (debootstrapped first if missing)
 # with python3, awscli and ca-certificates added by apt inside it. ~45 s the first time.
 ensure_fleet_root() {
+  [ -x "$FLEET_ROOT/usr/lib/systemd/systemd" ] && [ -x "$FLEET_ROOT/usr/bin/aws" ] && return 0
+  ensure_systemd_root
   (
     flock 9
     [ -x "$FLEET_ROOT/usr/lib/systemd/systemd" ] && [ -x "$FLEET_ROOT/usr/bin/aws" ] && exit 0
     tmp="$FLEET_ROOT.tmp-$$"
     rm -rf "$tmp"
-    if [ -x "$FLEET_SYSTEMD_ROOT/usr/lib/systemd/systemd" ]; then
-      cp -a "$FLEET_SYSTEMD_ROOT" "$tmp"
-    else
-      debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$tmp" "$(fleet_mirror)" \
-        >"$FLEET_DIR/debootstrap.log" 2>&1 || { tail -n 20 "$FLEET_DIR/debootstrap.log" >&2; rm -rf "$tmp"; exit 1; }
-    fi
+    cp -a "$SYSTEMD_ROOT" "$tmp"
     systemd-nspawn -q -D "$tmp" --register=no --keep-unit --pipe env DEBIAN_FRONTEND=noninteractive sh -c \
       'apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 awscli ca-certificates' \
       >"$FLEET_DIR/fleet-root.log" 2>&1 </dev/null || { tail -n 20 "$FLEET_DIR/fleet-root.log" >&2; rm -rf "$tmp"; exit 1; }

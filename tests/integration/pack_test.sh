@@ -867,10 +867,9 @@ test_special_files_under_dev_are_dropped_and_counted_elsewhere_kept_with_a_warni
 }
 
 # The issue's case: a Debian 12 rootfs made by debootstrap, `docker import`ed. The tree is the one
-# systemd_test.sh debootstraps and caches (/var/tmp/droot-test-systemd-bookworm, ~240 MiB); the image is
+# fixtures.sh debootstraps and caches (/var/tmp/droot-test-systemd-bookworm, ~240 MiB); the image is
 # imported once per dockerd. Packs, deploys without --allow-devices, and runs Debian's own dpkg and sh.
 test_debootstrapped_debian_image_deploys_without_allow_devices_and_runs() {
-  source "$DROOT_SRC/tests/integration/systemd_test.sh"
   ensure_systemd_root
   local image="droot-test/bookworm-debootstrap:1"
   docker_cli image inspect "$image" >/dev/null 2>&1 ||

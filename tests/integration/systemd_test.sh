@@ -5,32 +5,6 @@
 # test DEST bound in. systemctl is reached with nsenter. Nothing is registered with a host systemd
 # (--register=no --keep-unit), so it runs on hosts without one.
 
-SYSTEMD_ROOT="${DROOT_SYSTEMD_ROOT:-/var/tmp/droot-test-systemd-bookworm}"
-
-# The Debian mirror this machine's apt uses (a local mirror works offline), else deb.debian.org.
-debian_mirror() {
-  local uri
-  uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-  echo "${uri:-http://deb.debian.org/debian}"
-}
-
-# Makes $SYSTEMD_ROOT once: minbase + systemd. Concurrent callers wait on one lock; a half-made tree is never
-# left under the final name.
-ensure_systemd_root() {
-  command -v debootstrap >/dev/null || fail "debootstrap is missing: run tools/setup"
-  command -v systemd-nspawn >/dev/null || fail "systemd-nspawn is missing: run tools/setup (systemd-container)"
-  (
-    flock 9
-    [ -x "$SYSTEMD_ROOT/usr/lib/systemd/systemd" ] && exit 0
-    local tmp="$SYSTEMD_ROOT.tmp-$$"
-    rm -rf "$tmp"
-    debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$tmp" "$(debian_mirror)" \
-      >"$TEST_TMP/debootstrap.log" 2>&1 || { tail -n 20 "$TEST_TMP/debootstrap.log" >&2; rm -rf "$tmp"; exit 1; }
-    mv "$tmp" "$SYSTEMD_ROOT"
-  ) 9>/tmp/droot-systemd-root.lock || fail "cannot debootstrap a Debian 12 tree with systemd into $SYSTEMD_ROOT"
-}
-
 # A deploy destination $TEST_TMP/srv/app whose current release runs COMMAND (a /bin/sh -c script) as Cmd.
 # The deploy directory is on the host, bound into the container at /srv: the test reads what the service writes,
 # in the release's state ($TEST_TMP/srv/app/state/r1/upper: run never writes into a release).
