@@ -321,6 +321,7 @@ class Extraction {
     if (!config_seen_) throw Error(payload_.name + ": the payload has no .droot/config.json (not made by droot-pack?)");
     if (!manifest_seen_) throw Error(payload_.name + ": the payload has no .droot/manifest.mtree (truncated or not made by droot-pack?)");
     parse_config_json(result_.config_json, payload_.name + ": .droot/config.json");
+    writer_.settle();  // a file stored in the background may have failed: that entry's error comes first
     std::vector<Difference> diffs = records_.finish_manifest();
     if (!diffs.empty()) {
       const size_t total = records_.difference_count();
@@ -331,6 +332,9 @@ class Extraction {
       throw Error(text);
     }
     writer_.finish();
+    const StoredTotals queued = writer_.background_stored();  // the small files stored in the background
+    result_.stored_files += queued.files;
+    result_.stored_bytes += queued.bytes;
   }
 
   const VerifiedPayload& payload_;
@@ -352,6 +356,9 @@ ExtractResult extract_payload(const VerifiedPayload& payload, int root, const Ex
     return extraction.run();
   } catch (const Interrupted&) {
     throw;
+  } catch (const EntryFailure& e) {
+    // A file stored in the background: its own entry, not the one the loop had reached.
+    throw Error(payload.name + ": entry '" + mtree_escape(e.entry) + "': " + e.what());
   } catch (const Error& e) {
     // Errors from the entry loop do not know the artifact or the entry; add them once, here.
     std::string what = e.what();

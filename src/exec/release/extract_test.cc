@@ -12,6 +12,7 @@
 #include "error.h"
 #include "hash.h"
 #include "io.h"
+#include "object_store.h"
 
 using namespace droot;
 using namespace droot::exec;
@@ -233,4 +234,65 @@ TEST_CASE("one different byte at the end of a large file is caught against the m
     Fixture fx(spec);
     CHECK_THROWS_WITH(fx.extract(), doctest::Contains("'big': content differs"));
   }
+}
+
+namespace {
+
+// A deploy's extraction: regular files go through DEST/objects (small ones on the writer's background
+// threads). The store sits beside the release root, as DEST/objects does.
+struct StoreFixture : Fixture {
+  UniqueFd dest;
+  std::unique_ptr<ObjectStore> store;
+  explicit StoreFixture(const testing::PayloadSpec& spec) : Fixture(spec) {
+    dest = open_or_throw(dir.path(), O_RDONLY | O_DIRECTORY);
+    store = std::make_unique<ObjectStore>(dest.get(), dir.path(), true);
+    store->begin_deploy();
+  }
+  ExtractResult extract_stored() {
+    ExtractOptions options;
+    options.objects = store.get();
+    return extract(options);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("stored in the background: thousands of small files, duplicates sharing one object, links to them") {
+  testing::PayloadSpec spec;
+  spec.rootfs.push_back({"d", 'd', 0755});
+  // More files than the queue holds (it blocks and drains), every tenth with the same content and attributes.
+  uint64_t unique_bytes = 5;  // "same\n" once
+  for (int i = 0; i < 3000; ++i) {
+    std::string content = i % 10 == 0 ? std::string("same\n") : "file " + std::to_string(i) + "\n";
+    if (i % 10 != 0) unique_bytes += content.size();
+    spec.rootfs.push_back({"d/f" + std::to_string(i), 'f', 0644, content});
+  }
+  spec.rootfs.push_back({"d/f1.hard", 'h', 0644, "d/f1"});  // right after its target: the writer settles first
+  spec.rootfs.push_back({"ro", 'd', 0555});
+  spec.rootfs.push_back({"ro/x", 'f', 0444, "in a read-only directory\n"});
+  StoreFixture fx(spec);
+  ExtractResult r = fx.extract_stored();
+  CHECK(r.files == 3002);
+  CHECK(r.stored_files == 2700 + 1 + 1);  // the 300 "same" files are one object
+  CHECK(r.stored_bytes == unique_bytes + 25);
+  CHECK(read_file(fx.dir / "root/d/f7") == "file 7\n");
+  CHECK(read_file(fx.dir / "root/ro/x") == "in a read-only directory\n");
+  struct stat a = fx.lstat_of("d/f0"), b = fx.lstat_of("d/f2990"), h = fx.lstat_of("d/f1.hard"), one = fx.lstat_of("d/f1");
+  CHECK(a.st_ino == b.st_ino);
+  CHECK(a.st_nlink == 300 + 1);  // 300 names in the release, one in the store
+  CHECK(h.st_ino == one.st_ino);
+  CHECK(one.st_nlink == 3);
+  CHECK((one.st_mode & 07777) == 0644);
+  CHECK(one.st_mtime == fx.lstat_of("d/f2").st_mtime);
+  CHECK((fx.lstat_of("ro").st_mode & 07777) == 0555);  // modes of directories come after every file is in
+  CHECK(fx.store->totals().objects == 2702);
+}
+
+TEST_CASE("stored in the background: a failure names its own entry, however far the loop has gone") {
+  testing::PayloadSpec spec;
+  for (int i = 0; i < 50; ++i) spec.rootfs.push_back({"e" + std::to_string(i), 'f', 0644, "x" + std::to_string(i)});
+  StoreFixture fx(spec);
+  REQUIRE(::mkdir((fx.dir / "root/e7").c_str(), 0700) == 0);  // a directory under a small file's name
+  CHECK_THROWS_WITH(fx.extract_stored(), doctest::Contains("p.tar.zst: entry 'e7': a second entry for the same path"));
+  CHECK(fx.store->totals().objects < 50);
 }

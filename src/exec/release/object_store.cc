@@ -127,6 +127,8 @@ ObjectStore::ObjectStore(int dest_fd, const std::string& dest, bool create) : pa
 int ObjectStore::fanout(const std::string& dir, bool create) const {
   uint8_t index = 0;
   if (dir.size() != 2 || !parse_hex(dir, &index)) throw Error("bad object directory name '" + dir + "'");
+  // A deploy asks from two threads (tree_writer.cc: small files are stored on a thread of their own).
+  std::lock_guard<std::mutex> lock(mutex_);
   UniqueFd& slot = fanout_[index];
   if (slot) return slot.get();
   if (!fd_) return -1;
@@ -199,6 +201,7 @@ void ObjectStore::begin_deploy() {
 }
 
 bool ObjectStore::maybe_stored(const ObjectKey& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (added_.empty()) return true;
   auto [h1, h2] = key_hashes(key);
   for (int i = 0; i < kBloomHashes; ++i) {
@@ -209,6 +212,7 @@ bool ObjectStore::maybe_stored(const ObjectKey& key) const {
 }
 
 void ObjectStore::remember(const ObjectKey& key) const {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (added_.empty()) return;
   auto [h1, h2] = key_hashes(key);
   for (int i = 0; i < kBloomHashes; ++i) {

@@ -22,6 +22,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -105,6 +106,9 @@ class ObjectStore {
   UniqueFd fd_;
   mutable std::array<UniqueFd, 256> fanout_;
   mutable std::vector<uint64_t> added_;  // the Bloom filter of begin_deploy(); empty when not in use
+  // Guards fanout_ and added_: a deploy links and stores objects from two threads. Not held across calls
+  // into the kernel other than a fan-out directory's first open.
+  mutable std::mutex mutex_;
 };
 
 // What differs between an object's inode and its key, "" if nothing: not a regular file, another size (than

@@ -24,6 +24,10 @@ constexpr const char* kCapabilityXattr = "security.capability";
 // costs no write at all. Larger ones stream into a nameless object, dropped if the store has it.
 constexpr uint64_t kInMemoryLimit = 1 << 20;
 constexpr uint64_t kEarlyWritebackMin = 64 << 10;
+// What may wait for the background thread: enough to ride out a slow create, bounded whatever the image.
+constexpr size_t kQueuedFiles = 1024;
+constexpr size_t kQueuedBytes = 4 << 20;
+constexpr size_t kQueuedOverhead = 256;  // a job's own memory besides its content
 
 [[noreturn]] void throw_create_error(const std::string& path, const char* what, int err) {
   // Our own 0700 temporary directory: nobody else creates names in it, so the name is an earlier entry's.
@@ -78,6 +82,10 @@ TreeWriter::TreeWriter(int root, Options options)
   // umask(2) can only be read by setting it: put it back at once.
   umask_ = ::umask(0);
   ::umask(umask_);
+  if (options_.objects) {
+    naming_ = std::make_unique<BackgroundQueue>(kQueuedFiles, kQueuedFiles * kQueuedOverhead);
+    queue_ = std::make_unique<BackgroundQueue>(kQueuedFiles, kQueuedBytes);
+  }
 }
 
 int TreeWriter::parent_of(const std::vector<std::string>& parts) {
@@ -86,12 +94,12 @@ int TreeWriter::parent_of(const std::vector<std::string>& parts) {
   if (!cached_parent_ || parent != cached_parent_path_) {
     cached_parent_.reset();
     // O_PATH: a handle for *at() calls only; it cannot read or write anything by itself.
-    cached_parent_ = open_beneath(root_, parent, O_PATH | O_DIRECTORY);
-    if (!cached_parent_)
-      throw Error("cannot create '" + join_path(parts) + "' in '" + parent + "': " + beneath_error_text(errno));
+    UniqueFd fd = open_beneath(root_, parent, O_PATH | O_DIRECTORY);
+    if (!fd) throw Error("cannot create '" + join_path(parts) + "' in '" + parent + "': " + beneath_error_text(errno));
+    cached_parent_ = std::make_shared<UniqueFd>(std::move(fd));
     cached_parent_path_ = parent;
   }
-  return cached_parent_.get();
+  return cached_parent_->get();
 }
 
 void TreeWriter::apply_attrs(int fd, const std::string& path, const NodeAttrs& attrs) {
@@ -111,7 +119,7 @@ void TreeWriter::make_dir(const std::vector<std::string>& parts, const NodeAttrs
 WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,
                                    const BlockSource& data, uint64_t size, const std::string& capability) {
   const std::string path = join_path(parts);
-  UniqueFd fd = create_file(parts, path, 0600);
+  UniqueFd fd = create_file(parent_of(parts), parts.back(), path, 0600);
   WrittenFile written = stream_to(fd.get(), path, data, size);
   finish_file(fd.get(), path, attrs, capability, 0600);
   if (options_.writeback) options_.writeback->hand_over(std::move(fd));
@@ -154,35 +162,33 @@ ObjectKey TreeWriter::key_of(const std::string& path, const std::string& sha256,
   return object_key(sha256, attrs.perm, attrs.uid, attrs.gid, attrs.mtime, capability, path);
 }
 
-UniqueFd TreeWriter::create_file(const std::vector<std::string>& parts, const std::string& path, uint32_t perm) {
+UniqueFd TreeWriter::create_file(int parent, const std::string& name, const std::string& path, uint32_t perm) {
   // O_EXCL | O_NOFOLLOW: never open an existing file or a symlink's target; the name must be new. Created
   // with its final permission bits (the directory is our private 0700 one: nobody else can open it before
   // its content is complete), so store_new() need not chmod it again.
-  int raw = ::openat(parent_of(parts), parts.back().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     perm & 0777);
+  int raw = ::openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm & 0777);
   if (raw < 0) throw_create_error(path, "file", errno);
   return UniqueFd(raw);
 }
 
-bool TreeWriter::link_stored(const std::vector<std::string>& parts, const std::string& path, const ObjectKey& key,
+bool TreeWriter::link_stored(int parent, const std::string& name, const std::string& path, const ObjectKey& key,
                              uint64_t size) {
   const ObjectStore& store = *options_.objects;
-  int parent = parent_of(parts);
-  if (!store.try_link(key, parent, parts.back())) return false;
+  if (!store.try_link(key, parent, name)) return false;
   // Linked: now look at what was linked. An object changed on disk (another size, mode, owner or mtime) is
   // never used: the link goes again, and so does the object's name; this deploy stores the content it has
   // in hand. Releases that link the damaged inode keep it, and check reports them.
   std::string why;
   if (store.find(key, size, options_.set_owner, &why) == ObjectStore::Found::present) return true;
-  if (::unlinkat(parent, parts.back().c_str(), 0) != 0) throw_errno("cannot unlink '" + path + "'");
+  if (::unlinkat(parent, name.c_str(), 0) != 0) throw_errno("cannot unlink '" + path + "'");
   store.forget(key);
   return false;
 }
 
-void TreeWriter::store_new(const std::vector<std::string>& parts, const std::string& path, UniqueFd fd, uint64_t size,
+void TreeWriter::store_new(int parent, const std::string& name, const std::string& path, UniqueFd fd, uint64_t size,
                            const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability) {
   finish_file(fd.get(), path, attrs, capability, attrs.perm);
-  options_.objects->adopt(parent_of(parts), parts.back(), key, path);
+  options_.objects->adopt(parent, name, key, path);
   // Small files are left to the final syncfs: one writeback request per tiny file costs more than it saves.
   if (options_.writeback && size >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(fd));
 }
@@ -206,16 +212,29 @@ WrittenFile TreeWriter::store_file(const std::vector<std::string>& parts, const 
     }
     WrittenFile w{size, sha256_hex(buffer_), false};
     ObjectKey key = key_of(path, w.sha256, attrs, capability);
-    if (link_stored(parts, path, key, size)) return w;
-    UniqueFd fd = create_file(parts, path, attrs.perm);
-    write_all(fd.get(), buffer_.data(), buffer_.size(), "'" + path + "'");
-    store_new(parts, path, std::move(fd), size, key, attrs, capability);
-    w.stored = true;
+    int parent = parent_of(parts);
+    // The rest is system calls only: queued, with what they need (the content, a handle on the parent).
+    queue_->push(size + kQueuedOverhead, [this, parent, dir = cached_parent_, name = parts.back(), path, content = buffer_,
+                                          key = std::move(key), attrs, capability] {
+      try {
+        if (store_content(dir, parent, name, path, content, key, attrs, capability)) {
+          bg_files_.fetch_add(1);
+          bg_bytes_.fetch_add(content.size());
+        }
+      } catch (const EntryFailure&) {
+        throw;
+      } catch (const Interrupted&) {
+        throw;
+      } catch (const Error& err) {
+        throw EntryFailure(path, err.what());
+      }
+    });
     return w;
   }
   // Too large to hold: written into the tree while hashed; if the store turns out to have it, that copy is
-  // dropped before anything asked the kernel to write it out.
-  UniqueFd fd = create_file(parts, path, attrs.perm);
+  // dropped before anything asked the kernel to write it out. (No small file can have its key: the same
+  // sha256 is the same size.)
+  UniqueFd fd = create_file(parent_of(parts), parts.back(), path, attrs.perm);
   WrittenFile w = stream_to(fd.get(), path, data, size);
   ObjectKey key = key_of(path, w.sha256, attrs, capability);
   ObjectStore::Found found = options_.objects->find(key, size, options_.set_owner, nullptr);
@@ -226,12 +245,60 @@ WrittenFile TreeWriter::store_file(const std::vector<std::string>& parts, const 
     return w;
   }
   if (found == ObjectStore::Found::damaged) options_.objects->forget(key);
-  store_new(parts, path, std::move(fd), size, key, attrs, capability);
+  store_new(parent_of(parts), parts.back(), path, std::move(fd), size, key, attrs, capability);
   w.stored = true;
   return w;
 }
 
+bool TreeWriter::store_content(const std::shared_ptr<UniqueFd>& dir, int parent, const std::string& name,
+                               const std::string& path, const std::string& content, const ObjectKey& key,
+                               const NodeAttrs& attrs, const std::string& capability) {
+  const std::string object = key.path();
+  {
+    // An earlier file with the same key, written but not yet given its object name: share its inode.
+    std::lock_guard<std::mutex> lock(unnamed_mutex_);
+    if (auto it = unnamed_.find(object); it != unnamed_.end()) {
+      // flags 0: the earlier file is ours, created in this private tree an instant ago; never a symlink.
+      if (::linkat(it->second.parent, it->second.name.c_str(), parent, name.c_str(), 0) != 0)
+        throw_create_error(path, "file", errno);
+      return false;
+    }
+  }
+  if (link_stored(parent, name, path, key, content.size())) return false;
+  auto fd = std::make_shared<UniqueFd>(create_file(parent, name, path, attrs.perm));
+  write_all(fd->get(), content.data(), content.size(), "'" + path + "'");
+  // The rest goes to a third thread: the times, owner and mode, and the object name — a link into
+  // DEST/objects/xx that costs as much as the file's own creation (another directory's blocks, its hash
+  // tree) — while this thread creates the next file.
+  {
+    std::lock_guard<std::mutex> lock(unnamed_mutex_);
+    unnamed_.emplace(object, Unnamed{dir, parent, name});
+  }
+  naming_->push(kQueuedOverhead, [this, fd, dir, parent, name, path, key, object, attrs, capability,
+                                 size = content.size()] {
+    try {
+      finish_file(fd->get(), path, attrs, capability, attrs.perm);
+      options_.objects->adopt(parent, name, key, path);
+    } catch (const Error& err) {
+      throw EntryFailure(path, err.what());
+    }
+    // Small files are left to the final syncfs: one writeback request per tiny file costs more than it saves.
+    if (options_.writeback && size >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(*fd));
+    fd->reset();
+    std::lock_guard<std::mutex> lock(unnamed_mutex_);  // after adopt(): a later lookup then finds the object
+    unnamed_.erase(object);
+  });
+  return true;
+}
+
+void TreeWriter::settle() {
+  if (!queue_) return;
+  queue_->drain();   // every small file created, its naming queued
+  naming_->drain();  // and named
+}
+
 void TreeWriter::link_object(const std::vector<std::string>& parts, const ObjectKey& key, uint64_t size) {
+  settle();  // a second entry for a name still queued meets it (NameExists), as without the queue
   const std::string path = join_path(parts);
   std::string why;
   switch (options_.objects->find(key, size, options_.set_owner, &why)) {
@@ -273,6 +340,7 @@ void TreeWriter::make_symlink(const std::vector<std::string>& parts, const std::
 }
 
 void TreeWriter::make_hardlink(const std::vector<std::string>& parts, const std::vector<std::string>& target) {
+  settle();  // the target may still be queued
   const std::string path = join_path(parts);
   const std::string target_path = join_path(target);
   std::string target_parent = join_path(target, target.size() - 1);
@@ -303,6 +371,7 @@ void TreeWriter::make_node(const std::vector<std::string>& parts, mode_t type, d
 }
 
 void TreeWriter::finish() {
+  settle();  // every file is in its directory before the directories get their final (maybe read-only) modes
   cached_parent_.reset();
   // Reverse creation order visits children before their parents: a parent made read-only (or 0000) last.
   for (auto it = deferred_dirs_.rbegin(); it != deferred_dirs_.rend(); ++it) {

@@ -9,12 +9,17 @@
 #include <time.h>
 
 #include <cstdint>
+#include <atomic>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "background_queue.h"
 #include "beneath.h"
 #include "fd.h"
 #include "object_store.h"
@@ -40,6 +45,19 @@ struct WrittenFile {
 };
 
 
+// An error of a file stored in the background (TreeWriter::store_file), found after the entry loop had
+// moved on: it names the file's path, since the entry being handled by then is another one.
+struct EntryFailure : Error {
+  EntryFailure(std::string entry_path, const std::string& what) : Error(what), entry(std::move(entry_path)) {}
+  std::string entry;
+};
+
+// What the background stored: new objects written (the rest were linked from the store).
+struct StoredTotals {
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+};
+
 class TreeWriter {
  public:
   struct Options {
@@ -56,7 +74,11 @@ class TreeWriter {
                          uint64_t size, const std::string& capability);
   WrittenFile write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs, std::string_view content);
   // A regular file of the release: written once into the object store (unless an object with the same
-  // key is there already) and hard-linked into the tree. Needs Options::objects.
+  // key is there already) and hard-linked into the tree. Needs Options::objects. A file of up to 1 MiB is
+  // hashed here and then created, linked or stored on the writer's own thread, in entry order (so a later
+  // file with the same key finds the earlier one's object): its WrittenFile has `stored` false, and
+  // background_stored() counts it once finish() has returned. Its errors are EntryFailure, thrown by a
+  // later call.
   WrittenFile store_file(const std::vector<std::string>& parts, const NodeAttrs& attrs, const BlockSource& data,
                          uint64_t size, const std::string& capability);
   // Links the stored object `key` (a delta's file not shipped) as parts. Throws if it is absent or damaged.
@@ -67,7 +89,12 @@ class TreeWriter {
   void make_node(const std::vector<std::string>& parts, mode_t type, dev_t rdev, const NodeAttrs& attrs);
   // Applies the directories' owners, modes and times (deferred: creating children changes a directory's
   // mtime, and a read-only directory could not receive them), deepest first, and gives the root 0755.
+  // Waits until the background has created every file queued so far, and throws its first failure (it
+  // runs before anything that may refer to one: a hard link, a delta's link, the directories' final modes).
+  void settle();
+  // Settles first.
   void finish();
+  StoredTotals background_stored() const { return {bg_files_.load(), bg_bytes_.load()}; }
 
  private:
   // The directory that will hold parts.back(), resolved beneath the root (one cached: archives are sorted).
@@ -82,21 +109,40 @@ class TreeWriter {
   WrittenFile stream_to(int fd, const std::string& path, const BlockSource& data, uint64_t size);
   ObjectKey key_of(const std::string& path, const std::string& sha256, const NodeAttrs& attrs,
                    const std::string& capability) const;
-  // Links the stored object `key` as parts if the store has it intact (a damaged one loses its name).
-  bool link_stored(const std::vector<std::string>& parts, const std::string& path, const ObjectKey& key, uint64_t size);
-  // Makes the file just written as parts (its data complete) the object `key`.
-  void store_new(const std::vector<std::string>& parts, const std::string& path, UniqueFd fd, uint64_t size,
+  // Links the stored object `key` as `name` in `parent` if the store has it intact (a damaged one loses
+  // its name).
+  bool link_stored(int parent, const std::string& name, const std::string& path, const ObjectKey& key, uint64_t size);
+  // Makes the file just written as `name` in `parent` (its data complete) the object `key`.
+  void store_new(int parent, const std::string& name, const std::string& path, UniqueFd fd, uint64_t size,
                  const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability);
-  UniqueFd create_file(const std::vector<std::string>& parts, const std::string& path, uint32_t perm);
+  // Links or writes a small file whose content is in hand (on the background thread, or inline).
+  bool store_content(const std::shared_ptr<UniqueFd>& dir, int parent, const std::string& name, const std::string& path,
+                     const std::string& content, const ObjectKey& key, const NodeAttrs& attrs,
+                     const std::string& capability);
+  UniqueFd create_file(int parent, const std::string& name, const std::string& path, uint32_t perm);
 
   int root_;
   Options options_;
   std::string cached_parent_path_;
-  UniqueFd cached_parent_;
+  std::shared_ptr<UniqueFd> cached_parent_;  // shared with the queued files that go into it
   std::vector<std::pair<std::string, NodeAttrs>> deferred_dirs_;
   std::string buffer_;  // small files' content, hashed before anything is written
   uint64_t euid_, egid_;
   mode_t umask_ = 022;
+  std::atomic<uint64_t> bg_files_{0}, bg_bytes_{0};
+  // Small files written whose object name is still queued on naming_, by object path: a later file with
+  // the same key links the earlier file itself. Only ever as large as naming_'s queue.
+  struct Unnamed {
+    std::shared_ptr<UniqueFd> dir;  // keeps `parent` open
+    int parent;
+    std::string name;
+  };
+  std::mutex unnamed_mutex_;
+  std::unordered_map<std::string, Unnamed> unnamed_;
+  // Last: destroyed first, so that no queued job outlives what it uses. queue_ creates small files and
+  // hands each to naming_, which gives it its object name (queue_ goes first: its job may wait on naming_).
+  std::unique_ptr<BackgroundQueue> naming_;
+  std::unique_ptr<BackgroundQueue> queue_;
 };
 
 }  // namespace droot::exec
