@@ -18,11 +18,6 @@ json parse_json(const std::string& text, const std::string& what) {
   return j;
 }
 
-std::string str(const json& j, const char* field) {
-  auto it = j.find(field);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 std::string blob_path(const std::string& digest, const std::string& what) {
   return "blobs/sha256/" + sha256_hex_of_digest(digest, what);
 }
@@ -30,7 +25,7 @@ std::string blob_path(const std::string& digest, const std::string& what) {
 // Reads the blob a descriptor names, checking its size and digest.
 std::string read_descriptor(const BlobStore& store, const json& desc, const std::string& what) {
   if (!desc.is_object()) throw Error(what + ": a descriptor is not a JSON object: the image is corrupt; nothing was written");
-  const std::string digest = str(desc, "digest");
+  const std::string digest = json_string(desc, "digest");
   BlobRange b = store.get(blob_path(digest, what), what + " " + digest);
   if (auto s = desc.find("size"); s != desc.end() && s->is_number_unsigned() && s->get<uint64_t>() != b.size)
     throw Error(what + ": blob " + digest + " is " + std::to_string(b.size) + " bytes, not the " +
@@ -41,7 +36,7 @@ std::string read_descriptor(const BlobStore& store, const json& desc, const std:
 void check_config_platform(const json& config, const std::optional<Platform>& platform, const std::string& what) {
   if (!platform) return;
   if (!platform_matches(*platform, config))
-    throw Error(what + " is an image for " + Platform{str(config, "os"), str(config, "architecture"), str(config, "variant")}.str() +
+    throw Error(what + " is an image for " + Platform{json_string(config, "os"), json_string(config, "architecture"), json_string(config, "variant")}.str() +
                 ", not for --platform " + platform->str() + "; nothing was written");
 }
 
@@ -69,7 +64,7 @@ LocalImage open_oci(BlobStore store, const ImageSource& src, const std::string& 
   std::string refs;
   for (const auto& m : all) {
     if (!m.is_object()) continue;
-    std::string name = m.contains("annotations") && m["annotations"].is_object() ? str(m["annotations"], "org.opencontainers.image.ref.name") : "";
+    std::string name = m.contains("annotations") && m["annotations"].is_object() ? json_string(m["annotations"], "org.opencontainers.image.ref.name") : "";
     if (!name.empty()) refs += (refs.empty() ? "" : ", ") + name;
     if (src.ref.empty() || name == src.ref) candidates.push_back(m);
   }
@@ -89,25 +84,25 @@ LocalImage open_oci(BlobStore store, const ImageSource& src, const std::string& 
     desc = select_platform_manifest(json(candidates), platform.value_or(host_platform()), platform.has_value(), spec);
   }
   std::string what = spec;
-  json manifest = parse_json(read_descriptor(s, desc, spec + ": manifest"), spec + ": manifest " + str(desc, "digest"));
-  if (is_index_media_type(str(desc, "mediaType")) || is_index_media_type(str(manifest, "mediaType")) ||
+  json manifest = parse_json(read_descriptor(s, desc, spec + ": manifest"), spec + ": manifest " + json_string(desc, "digest"));
+  if (is_index_media_type(json_string(desc, "mediaType")) || is_index_media_type(json_string(manifest, "mediaType")) ||
       (manifest.is_object() && manifest.contains("manifests"))) {
     if (!manifest.contains("manifests") || !manifest["manifests"].is_array())
-      throw Error(spec + ": image index " + str(desc, "digest") + " has no \"manifests\" array; nothing was written");
+      throw Error(spec + ": image index " + json_string(desc, "digest") + " has no \"manifests\" array; nothing was written");
     json chosen = select_platform_manifest(manifest["manifests"], platform.value_or(host_platform()), platform.has_value(),
-                                           spec + " (index " + str(desc, "digest") + ")");
-    manifest = parse_json(read_descriptor(s, chosen, spec + ": manifest"), spec + ": manifest " + str(chosen, "digest"));
+                                           spec + " (index " + json_string(desc, "digest") + ")");
+    manifest = parse_json(read_descriptor(s, chosen, spec + ": manifest"), spec + ": manifest " + json_string(chosen, "digest"));
   }
   if (!manifest.is_object() || !manifest.contains("config") || !manifest["config"].is_object() ||
       !manifest.contains("layers") || !manifest["layers"].is_array())
     throw Error(spec + ": the image manifest has no config or layers: not an image manifest; nothing was written");
-  img.config_digest = str(manifest["config"], "digest");
+  img.config_digest = json_string(manifest["config"], "digest");
   img.config = parse_json(read_descriptor(s, manifest["config"], spec + ": config"), spec + ": config " + img.config_digest);
   check_config(img.config, spec);
   check_config_platform(img.config, platform, spec);
   for (const auto& l : manifest["layers"]) {
     if (!l.is_object()) throw Error(spec + ": a layer descriptor is not an object; nothing was written");
-    const std::string digest = str(l, "digest");
+    const std::string digest = json_string(l, "digest");
     BlobRange b = s.get(blob_path(digest, spec + ": layer"), "layer " + digest);
     if (auto sz = l.find("size"); sz != l.end() && sz->is_number_unsigned() && sz->get<uint64_t>() != b.size)
       throw Error(spec + ": layer " + digest + " is " + std::to_string(b.size) + " bytes, not the " +
@@ -219,9 +214,9 @@ ImageInfo local_image_info(const LocalImage& image, const std::string& spec) {
   ImageInfo info;
   info.ref = spec;
   info.id = image.config_digest;
-  info.created = str(image.config, "created");
-  info.os = str(image.config, "os");
-  info.architecture = str(image.config, "architecture");
+  info.created = json_string(image.config, "created");
+  info.os = json_string(image.config, "os");
+  info.architecture = json_string(image.config, "architecture");
   return info;
 }
 

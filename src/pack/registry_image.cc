@@ -20,6 +20,11 @@ namespace droot::pack {
 
 using nlohmann::json;
 
+std::string json_string(const json& j, const char* field) {
+  auto it = j.find(field);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 const char* const kManifestMediaTypes[4] = {
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -33,10 +38,6 @@ constexpr size_t kMaxManifest = 4 << 20;   // the OCI distribution spec's limit 
 constexpr uint64_t kMaxConfig = 16 << 20;  // as local_image.cc reads it
 constexpr uint64_t kFreeSpaceMargin = 64 << 20;
 
-std::string str(const json& j, const char* field) {
-  auto it = j.find(field);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 // "application/json; charset=utf-8" → "application/json".
 std::string bare_media_type(const std::string& content_type) {
@@ -48,10 +49,10 @@ std::string bare_media_type(const std::string& content_type) {
 // A descriptor droot-pack can fetch and check: an object with a sha256 digest and a size.
 void check_descriptor(const json& d, const std::string& what) {
   if (!d.is_object()) throw Error(what + ": a descriptor is not a JSON object; nothing was written");
-  sha256_hex_of_digest(str(d, "digest"), what);
+  sha256_hex_of_digest(json_string(d, "digest"), what);
   auto size = d.find("size");
   if (size == d.end() || !size->is_number_integer() || (!size->is_number_unsigned() && size->get<int64_t>() < 0))
-    throw Error(what + ": descriptor " + str(d, "digest") + " has no size; nothing was written");
+    throw Error(what + ": descriptor " + json_string(d, "digest") + " has no size; nothing was written");
 }
 
 struct Manifest {
@@ -92,7 +93,7 @@ Manifest fetch_manifest(RegistryClient& client, const std::string& reference, co
   auto ct = r.headers.find("content-type");
   const std::string content_type = ct == r.headers.end() ? "" : ct->second;
   m.kind = classify_manifest(m.doc, content_type, client.spec() + ": " + what + " from " + client.endpoint().registry);
-  m.media_type = str(m.doc, "mediaType");
+  m.media_type = json_string(m.doc, "mediaType");
   if (m.media_type.empty()) m.media_type = bare_media_type(content_type);
   return m;
 }
@@ -118,7 +119,7 @@ struct PullProgress {
 
 void download_blob(RegistryClient& client, const json& desc, const std::string& kind, int blobs_fd,
                    const std::string& blobs_dir, PullProgress& progress) {
-  const std::string digest = str(desc, "digest");
+  const std::string digest = json_string(desc, "digest");
   const std::string hex = sha256_hex_of_digest(digest, kind);
   const uint64_t size = desc["size"].get<uint64_t>();
   const std::string what = kind + " " + digest;
@@ -176,7 +177,7 @@ void download_blob(RegistryClient& client, const json& desc, const std::string& 
 }  // namespace
 
 ManifestKind classify_manifest(const json& manifest, const std::string& content_type, const std::string& what) {
-  std::string type = str(manifest, "mediaType");
+  std::string type = json_string(manifest, "mediaType");
   if (type.empty()) type = bare_media_type(content_type);
   if (auto v = manifest.find("schemaVersion"); (v != manifest.end() && *v == 1) ||
                                                type.rfind("application/vnd.docker.distribution.manifest.v1", 0) == 0)
@@ -191,7 +192,7 @@ ManifestKind classify_manifest(const json& manifest, const std::string& content_
       !manifest["layers"].is_array())
     throw Error(what + " is not an image manifest or index (mediaType '" + type.substr(0, 100) +
                 "', no config and layers); nothing was written");
-  const std::string config_type = str(manifest["config"], "mediaType");
+  const std::string config_type = json_string(manifest["config"], "mediaType");
   if (!config_type.empty() && config_type != "application/vnd.oci.image.config.v1+json" &&
       config_type != "application/vnd.docker.container.image.v1+json")
     throw Error(what + " is not a container image: its config is a " + config_type.substr(0, 100) +
@@ -211,7 +212,7 @@ std::vector<json> manifest_blobs(const json& manifest, const std::string& what) 
   const json& config = manifest["config"];
   check_descriptor(config, what + ": config");
   if (config["size"].get<uint64_t>() > kMaxConfig)
-    throw Error(what + ": its config " + str(config, "digest") + " is " + std::to_string(config["size"].get<uint64_t>()) +
+    throw Error(what + ": its config " + json_string(config, "digest") + " is " + std::to_string(config["size"].get<uint64_t>()) +
                 " bytes, more than the " + std::to_string(kMaxConfig) + " droot-pack accepts; nothing was written");
   out.push_back(config);
   for (const auto& l : manifest["layers"]) {
@@ -254,7 +255,7 @@ PulledLayout pull_registry_image(const ImageSource& source, const std::string& s
   Manifest image = fetch_manifest(client, reference, ref.digest, std::nullopt, "manifest " + reference);
   if (image.kind == ManifestKind::index) {
     json chosen = choose_from_index(image.doc, platform, spec + " (index " + image.digest + ")");
-    const std::string digest = str(chosen, "digest");
+    const std::string digest = json_string(chosen, "digest");
     image = fetch_manifest(client, digest, digest, chosen["size"].get<uint64_t>(), "manifest " + digest);
     if (image.kind != ManifestKind::image)
       throw Error(spec + ": index entry " + digest + " is itself an index; nothing was written");

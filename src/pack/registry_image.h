@@ -26,6 +26,9 @@ enum class ManifestKind { index, image };
 // OCI artifact such as a Helm chart: its config is not an image config).
 ManifestKind classify_manifest(const nlohmann::json& manifest, const std::string& content_type, const std::string& what);
 
+// A string field of an OCI/Docker JSON document (manifest, index, descriptor), "" when absent or not a string.
+std::string json_string(const nlohmann::json& j, const char* field);
+
 // The descriptor of an index for `platform` (else this host's), checked to name a sha256 digest and a size.
 nlohmann::json choose_from_index(const nlohmann::json& index, const std::optional<Platform>& platform, const std::string& what);
 
