@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -271,7 +272,20 @@ TEST_CASE("stored in the background: thousands of small files, duplicates sharin
   spec.rootfs.push_back({"ro", 'd', 0555});
   spec.rootfs.push_back({"ro/x", 'f', 0444, "in a read-only directory\n"});
   StoreFixture fx(spec);
-  ExtractResult r = fx.extract_stored();
+  // Files waiting for their object name hold their descriptors: a bounded number, well under 1024.
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = 320;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  ExtractResult r;
+  try {
+    r = fx.extract_stored();
+  } catch (...) {
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    throw;
+  }
+  ::setrlimit(RLIMIT_NOFILE, &saved);
   CHECK(r.files == 3002);
   CHECK(r.stored_files == 2700 + 1 + 1);  // the 300 "same" files are one object
   CHECK(r.stored_bytes == unique_bytes + 25);
