@@ -28,9 +28,10 @@ constexpr uint64_t kEarlyWritebackMin = 64 << 10;
 constexpr size_t kQueuedFiles = 1024;
 constexpr size_t kQueuedBytes = 4 << 20;
 constexpr size_t kQueuedOverhead = 256;  // a job's own memory besides its content
-// Each file waiting for its object name holds its descriptor: with EarlyWriteback's 256, well under the
-// 1024 descriptors a process gets by default (deploy raises that to the hard limit, which may be 1024 too).
-constexpr size_t kQueuedNames = 256;
+// Each file waiting for its object name holds its descriptor: with EarlyWriteback's 256 and the store's
+// 256 fan-out directories, well under the 1024 descriptors a process gets by default (deploy raises that to
+// the hard limit, which may be 1024 too).
+constexpr size_t kQueuedNames = 128;
 
 [[noreturn]] void throw_create_error(const std::string& path, const char* what, int err) {
   // Our own 0700 temporary directory: nobody else creates names in it, so the name is an earlier entry's.
