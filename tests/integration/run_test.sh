@@ -439,6 +439,37 @@ test_run_two_runs_of_one_release_do_not_share_its_state() {
   assert_status 0
 }
 
+# The overlay is taken down after run returns, by a process of droot-exec's own (src/exec/jail/teardown.h): run's
+# output still ends with run (the process keeps none of droot-exec's fds), a run right after the previous one
+# waits for its overlay instead of finding the state in use, each write persists, and the process removes
+# overlayfs's work/work once the superblock is gone.
+test_run_back_to_back_runs_of_a_release_each_find_the_state_free() {
+  overlay_dest dest
+  local rel i
+  rel="$(current_release dest)"
+  for i in $(seq 20); do
+    bb_run dest "echo $i >>/srv/count; echo ran-$i"
+    assert_status 0
+    assert_eq "ran-$i" "$out"
+  done
+  assert_eq "20" "$(wc -l <"dest/state/$rel/upper/srv/count")"
+  for i in $(seq 100); do [ ! -e "dest/state/$rel/work/work" ] && break; sleep 0.05; done
+  assert_no_file "dest/state/$rel/work/work"
+  # prune's test of the state waits for a teardown still under way, then finds it free: a release run by hand
+  # (neither current nor its predecessor) right before a deploy that prunes it goes, state and all
+  local v
+  for v in v2 v3; do
+    sleep 1  # release names are made of the deploy time, to the second
+    deploy_ok "$(gen valid $v)" dest
+  done
+  sleep 1
+  bb_run "dest/releases/$rel" 'true'
+  assert_status 0
+  deploy_ok "$(gen valid v4)" dest --keep 1
+  [ ! -e "dest/releases/$rel" ] || fail "the release run last was not pruned"
+  [ ! -e "dest/state/$rel" ] || fail "its state outlived it"
+}
+
 # DEST on a filesystem overlayfs cannot write its upper layer on (an overlayfs itself: a container's root, the
 # systemd guest's): a clear error naming it and the way out, never a write into the release. Built in a
 # private mount namespace, so the host never sees the mounts.

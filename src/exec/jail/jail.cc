@@ -19,6 +19,7 @@
 #include "net.h"
 #include "rlimits.h"
 #include "seccomp_filter.h"
+#include "teardown.h"
 #include "terminal.h"
 #include "user_namespace.h"
 
@@ -141,8 +142,12 @@ void hand_over_pty(const JailSpec& spec, const TerminalPlan& tty, UniqueFd sock)
     if (tty.on_pty[fd] && dup2(pty.slave.get(), fd) < 0) throw_errno("cannot put the jail's pty on the standard descriptors");
 }
 
-// PID 1 of the jail, in the namespaces its parent unshared for it.
-[[noreturn]] void init_process(const JailSpec& spec, UniqueFd go, const TerminalPlan& tty, UniqueFd tty_sock) {
+// The jail's root goes to droot-exec (teardown.h) when it is an overlay over a release's state.
+bool overlay_taken_down_apart(const JailSpec& spec) { return spec.mounts.root == RootMode::State && spec.overlay_lock >= 0; }
+
+// PID 1 of the jail, in the namespaces its parent unshared for it. `back`: the socket on which it sends
+// droot-exec the jail's root (teardown.h) and then the pty's master, when the jail has either.
+[[noreturn]] void init_process(const JailSpec& spec, UniqueFd go, const TerminalPlan& tty, UniqueFd back) {
   try {
     // Nothing in the jail may ptrace this process or open its /proc/1/exe (droot-exec's binary on the host)
     // or /proc/1/fd: runc's CVE-2019-5736 went through exactly that.
@@ -162,6 +167,11 @@ void hand_over_pty(const JailSpec& spec, const TerminalPlan& tty, UniqueFd sock)
     umask(022);
     if (userns) act_as_jail_root(spec.mounts.id_shift);
     build_jail_root(spec.mounts);
+    if (overlay_taken_down_apart(spec)) {
+      UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!root) throw_errno("cannot open the jail's root");
+      send_fd(back.get(), root.get());
+    }
     if (userns) {
       enter_user_namespace(spec.mounts.userns_fd);
       close(spec.mounts.userns_fd);
@@ -171,7 +181,7 @@ void hand_over_pty(const JailSpec& spec, const TerminalPlan& tty, UniqueFd sock)
     if (spec.hostname && sethostname(spec.hostname->data(), spec.hostname->size()) < 0)
       throw_errno("cannot set the hostname " + *spec.hostname);
     if (spec.new_net) bring_loopback_up();
-    if (tty.pty) hand_over_pty(spec, tty, std::move(tty_sock));
+    if (tty.pty) hand_over_pty(spec, tty, std::move(back));
     // Whatever droot-exec's caller left open (a directory of the host, a socket) ends here.
     close_fds_above_stderr(false);
     if (setpgid(0, 0) < 0) throw_errno("cannot give the jail's init its own process group");
@@ -215,13 +225,19 @@ int run_jail(const JailSpec& spec) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
   UniqueFd go_read(fds[0]), go_write(fds[1]);
-  // init opens the pty in the jail and sends the master back on this pair (SCM_RIGHTS).
-  UniqueFd tty_parent, tty_child;
-  if (tty.pty) {
+  // init sends the jail's root (an overlay over a release's state) and opens the pty in the jail and sends the
+  // master back on this pair (SCM_RIGHTS), in that order.
+  const bool overlay_apart = overlay_taken_down_apart(*jail);
+  UniqueFd back_parent, back_child;
+  if (tty.pty || overlay_apart) {
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) throw_errno("cannot create a socket pair");
-    tty_parent = UniqueFd(fds[0]);
-    tty_child = UniqueFd(fds[1]);
+    back_parent = UniqueFd(fds[0]);
+    back_child = UniqueFd(fds[1]);
   }
+  // droot-exec's PID namespace, for the process that takes the overlay down (teardown.h), which must not be in
+  // the jail's. Without it, droot-exec takes the overlay down itself, after the jail, as it used to.
+  UniqueFd own_pid_ns;
+  if (overlay_apart) own_pid_ns = UniqueFd(open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
   // Only the next child is affected: it becomes PID 1 of a new PID namespace; droot-exec stays where it is.
   if (unshare(CLONE_NEWPID) < 0) throw_errno("cannot create a PID namespace");
   std::fflush(nullptr);
@@ -229,28 +245,39 @@ int run_jail(const JailSpec& spec) {
   if (pid < 0) throw_errno("cannot fork the jail's init");
   if (pid == 0) {
     go_write.reset();
-    tty_parent.reset();
-    init_process(*jail, std::move(go_read), tty, std::move(tty_child));
+    back_parent.reset();
+    init_process(*jail, std::move(go_read), tty, std::move(back_child));
   }
   userns.close_fd();
   go_read.reset();
-  tty_child.reset();
+  back_child.reset();
   UniqueFd master;
+  OverlayTeardown overlay;
+  int status = 0;
   try {
     if (cgroup) cgroup->add(pid);
     if (write(go_write.get(), "g", 1) != 1) throw_errno("cannot start the jail");
     go_write.reset();
     userns.reap();  // while init builds the jail on the other core
-    // EOF instead of a pty: init failed before it made one, and said why; its status is the answer.
-    if (tty.pty) master = receive_fd(tty_parent.get());
-    tty_parent.reset();
-    if (master) return exit_code_of(relay_terminal(tty, master.get(), pid));
+    // EOF instead of the root or a pty: init failed before it made one, and said why; its status is the answer.
+    if (overlay_apart) {
+      UniqueFd root = receive_fd(back_parent.get());
+      if (!root) back_parent.reset();  // no pty will come either
+      overlay = OverlayTeardown::start(std::move(root), jail->overlay_lock, own_pid_ns.get());
+    }
+    if (tty.pty && back_parent) master = receive_fd(back_parent.get());
+    back_parent.reset();
+    if (master) status = relay_terminal(tty, master.get(), pid);
   } catch (...) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
+    overlay.finish();
     throw;
   }
-  return exit_code_of(relay_signals_until_exit(pid, false));
+  if (!master) status = relay_signals_until_exit(pid, false);
+  // The jail is gone; its overlay is not, as long as the teardown process holds it.
+  overlay.finish();
+  return exit_code_of(status);
 }
 
 }  // namespace droot::exec

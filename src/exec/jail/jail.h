@@ -4,6 +4,9 @@
 //     │                                  signals to it, removes the cgroup, exits with its status
 //     │                                  [with a pty: the host terminal raw, bytes relayed (terminal.h)]
 //     │                                  [--userns: makes the user namespace first, user_namespace.h]
+//     │                                  [a release's state: receives the jail's root (the overlay) from init
+//     │                                  and hands it to a process of its own, which takes it down after the
+//     │                                  jail, off run's path: teardown.h]
 //     └─ PID 1 "init" (new mount, PID, IPC, UTS, cgroup [, network] namespaces)
 //          │                             builds the root and pivots into it, sets the hostname and lo, [opens
 //          │                             the jail's pty, sends the master out], closes every inherited fd,
@@ -45,6 +48,9 @@ struct JailSpec {
   std::string workdir = "/";
   CgroupLimits limits;
   std::optional<IdRange> userns;  // --userns: the host ids of the jail's 0…COUNT-1 (user_namespace.h)
+  // RootMode::State: the overlay's lock on its state (state_dir.h), handed with the overlay to the process that
+  // takes it down once the jail has exited (teardown.h); -1 otherwise.
+  int overlay_lock = -1;
 };
 
 // Runs the jail to the end; returns droot-exec's exit status (the command's, 126/127 for exec failures,

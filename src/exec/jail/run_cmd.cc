@@ -207,8 +207,14 @@ RootMode root_mode(const RunOptions& o, const Target& t, const std::string& targ
 }
 
 // RootMode::State: DEST/state/<release>/{upper,work}, made now (before any namespace: a failure leaves nothing
-// half-built) and locked for the whole run; the returned fd holds the lock (state_dir.h).
-UniqueFd prepare_state(const Target& t, const std::optional<IdRange>& ids) {
+// half-built) and locked for the whole run: the run lock, and the overlay's lock, which outlives the run
+// until its overlay is gone (state_dir.h, teardown.h).
+struct StateLocks {
+  UniqueFd run;
+  UniqueFd mount;
+};
+
+StateLocks prepare_state(const Target& t, const std::optional<IdRange>& ids) {
   const ReleaseRef& r = *t.release;
   UniqueFd dest = open_or_throw(r.dest, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   struct stat release_root {};
@@ -217,7 +223,8 @@ UniqueFd prepare_state(const Target& t, const std::optional<IdRange>& ids) {
     UniqueFd release = open_or_throw(t.rootfs, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     StateDirs dirs = make_state_dirs(dest.get(), r.dest, r.name, release_root, ids, release.get());
     lock_state(dirs, r.dest, r.name);
-    return std::move(dirs.dir);
+    UniqueFd mount = lock_state_mount(dirs, r.dest, r.name);
+    return {std::move(dirs.dir), std::move(mount)};
   } catch (const Error& e) {
     throw Error(std::string("run: ") + e.what());
   }
@@ -376,12 +383,14 @@ int cmd_run(int argc, char** argv) {
   spec.tty = o.tty;
   spec.limits = {o.memory_bytes, o.pids_limit, o.cpu_millis};
   root.reset();
-  // Kept open until the jail is gone: the lock that keeps a second run off this release's state.
-  UniqueFd state_lock;
+  // Kept open until the jail is gone: the lock that keeps a second run off this release's state. The overlay's
+  // lock goes on, with the overlay, to the process that takes it down (run_jail).
+  StateLocks state_locks;
   if (spec.mounts.root == RootMode::State) {
     spec.mounts.dest = target.release->dest;
     spec.mounts.release = target.release->name;
-    state_lock = prepare_state(target, spec.userns);
+    state_locks = prepare_state(target, spec.userns);
+    spec.overlay_lock = state_locks.mount.get();
   }
   return run_jail(spec);
 }

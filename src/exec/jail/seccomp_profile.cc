@@ -33,6 +33,11 @@ Filter build_default_filter() {
   if (!ctx) throw Error("cannot build the seccomp filter: seccomp_init failed");
   // droot-exec sets no_new_privs itself, earlier; the embedded program must not depend on libseccomp doing it.
   check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0), "no_new_privs attribute");
+  // A binary search over the syscall numbers instead of one comparison per denied call in a row. Loading the
+  // filter costs the kernel a run of it for every syscall number of every ABI (seccomp_cache_prepare, with
+  // interrupts off), to find the calls it lets through unconditionally and may then skip: with the row, ~70
+  // comparisons each before "allow"; with the tree, ~8. The program allows and denies exactly the same.
+  check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2), "binary-tree optimization");
 #if defined(__x86_64__)
   for (uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
     int rc = seccomp_arch_add(ctx.get(), arch);

@@ -233,13 +233,37 @@ void lock_state(const StateDirs& dirs, const std::string& dest, const std::strin
               "for that run to end, or start this one with --volatile (its writes forgotten at exit) or --read-only");
 }
 
+UniqueFd lock_state_mount(const StateDirs& dirs, const std::string& dest, const std::string& release) {
+  const std::string path = dest + "/" + state_dir_name(release) + "/work";
+  // A description of its own (dirs.work is O_PATH, which flock refuses).
+  UniqueFd fd(openat(dirs.work.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw_errno("cannot open " + path + " to lock it");
+  // Blocking: only the teardown of the previous run's overlay can hold it now (a live run holds the run lock
+  // too, and lock_state refused this run already), and that ends when its superblock is gone.
+  while (flock(fd.get(), LOCK_EX) < 0)
+    if (errno != EINTR) throw_errno("cannot lock " + path);
+  return fd;
+}
+
 bool state_in_use(int state_dir_fd) {
   // A lock of our own, on a description of our own: flock conflicts between descriptions, even in one process.
   UniqueFd fd(openat(state_dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) throw_errno("cannot open a release's state directory to see whether it is in use");
-  if (flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false;
-  if (errno == EWOULDBLOCK) return true;
-  throw_errno("cannot test the lock of a release's state directory");
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) < 0) {
+    if (errno == EWOULDBLOCK) return true;
+    throw_errno("cannot test the lock of a release's state directory");
+  }
+  // No run is live, and none can start while this lock is held; a run that just ended may still be taking its
+  // overlay down (lock_state_mount): wait for that, a matter of milliseconds, so that the state is not removed
+  // under a superblock that is still syncing it.
+  UniqueFd work(openat(state_dir_fd, "work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!work) {
+    if (errno == ENOENT) return false;
+    throw_errno("cannot open a release's state work directory to see whether it is in use");
+  }
+  while (flock(work.get(), LOCK_EX) < 0)
+    if (errno != EINTR) throw_errno("cannot wait for the lock of a release's state work directory");
+  return false;
 }
 
 }  // namespace droot::exec

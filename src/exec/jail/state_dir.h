@@ -8,7 +8,9 @@
 //                                   deleted ones, trusted.overlay.opaque on re-created directories. Mode and
 //                                   owner are the release root's: overlayfs shows the upper root as the jail's
 //                                   "/" (a 0700 "/" would lock a non-root --user out of everything)
-//   DEST/state/<release>/work/      overlayfs's scratch directory (must be on upper's filesystem), 0700
+//   DEST/state/<release>/work/      overlayfs's scratch directory (must be on upper's filesystem), 0700;
+//                                   flock()ed from before the overlay is mounted until its superblock is gone,
+//                                   which is after the run (lock_state_mount, teardown.h)
 //   DEST/state/<release>/ids        "host", or "BASE:COUNT" when the jail ran with --userns: overlayfs cannot
 //                                   take an idmapped upper layer, so what the service wrote is owned by the
 //                                   host ids it had (its root: BASE). A run with other ids would find files
@@ -82,7 +84,16 @@ StateDirs open_state_dirs(int dest_fd, const std::string& dest, const std::strin
 // the same release is refused, naming the way out (--volatile, --read-only).
 void lock_state(const StateDirs& dirs, const std::string& dest, const std::string& release);
 
+// flock(LOCK_EX) on state/<release>/work, waited for: the lock of the overlay over this state, held from
+// before the overlay is mounted until its superblock is gone. A run holds it, then hands it to the process that
+// takes the overlay down after the jail has exited (teardown.h), so that run's caller does not wait for
+// overlayfs's sync of DEST's filesystem, and the next run of the release does not mount a second overlay on
+// the same upper layer before the first one is gone (overlayfs would only warn).
+UniqueFd lock_state_mount(const StateDirs& dirs, const std::string& dest, const std::string& release);
+
 // Whether another process holds the lock of state/<release> (for prune: a release whose state is mounted).
+// A state whose run has ended but whose overlay is still being taken down is waited for (milliseconds), then
+// reported free.
 bool state_in_use(int state_dir_fd);
 
 }  // namespace droot::exec

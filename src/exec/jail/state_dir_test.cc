@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../../../tests/hostile/scratch_dir.h"
@@ -109,6 +111,31 @@ TEST_CASE("one run at a time holds a release's state") {
   CHECK_THROWS_WITH(lock_state(second, d.dir.path(), "r1"), doctest::Contains("--volatile"));
   first.dir.reset();  // the run ended
   CHECK_NOTHROW(lock_state(second, d.dir.path(), "r1"));
+}
+
+TEST_CASE("a run that has ended keeps the next one and prune waiting until its overlay is taken down") {
+  Dest d;
+  StateDirs first = make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root);
+  lock_state(first, d.dir.path(), "r1");
+  UniqueFd overlay = lock_state_mount(first, d.dir.path(), "r1");
+  first.dir.reset();  // the run ended; its overlay's teardown (teardown.h) holds the mount lock ~100 ms more
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    usleep(100 * 1000);
+    _exit(0);
+  }
+  overlay.reset();  // the child's copy holds it now
+  StateDirs second = open_state_dirs(d.fd.get(), d.dir.path(), "r1");
+  struct timespec t0 {}, t1 {};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  CHECK_FALSE(state_in_use(second.dir.get()));  // waited for, then free
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 50);
+  lock_state(second, d.dir.path(), "r1");
+  CHECK_NOTHROW(lock_state_mount(second, d.dir.path(), "r1"));  // free at once now
+  int status = 0;
+  waitpid(pid, &status, 0);
 }
 
 TEST_CASE("a state records the ids it was written with; other ids are refused unless upper is empty") {

@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 
 #include "error.h"
 #include "io.h"
+#include "raw_syscall.h"
 
 namespace droot::exec {
 
@@ -47,6 +49,19 @@ void write_map(pid_t pid, const char* file, const IdRange& range) {
     throw_errno("cannot write the jail's " + std::string(file) + " (" + line.substr(0, line.size() - 1) + ")");
 }
 
+// The process that holds the new namespace while droot-exec maps and opens it: it waits for the pipe's write
+// end to close — droot-exec closes it when done, or dies — and exits. Raw syscalls only (raw_syscall.h).
+int hold_namespace(void* arg) {
+  const auto fds = reinterpret_cast<uintptr_t>(arg);
+  const long done_r = static_cast<long>(fds & 0xffffffffu), done_w = static_cast<long>(fds >> 32);
+  // If droot-exec dies first, its copy of the write end closes with it and the read below ends too.
+  raw_syscall(SYS_close, done_w, 0, 0);  // or the read never sees EOF
+  char byte;
+  while (raw_syscall(SYS_read, done_r, reinterpret_cast<long>(&byte), 1) == -EINTR) {
+  }
+  return 0;
+}
+
 }  // namespace
 
 UserNamespace& UserNamespace::operator=(UserNamespace&& o) noexcept {
@@ -67,28 +82,27 @@ void UserNamespace::reap() noexcept {
 }
 
 UserNamespace make_user_namespace(const IdRange& range) {
-  int ready[2], done[2];
-  if (pipe2(ready, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
-  UniqueFd ready_r(ready[0]), ready_w(ready[1]);
+  int done[2];
   if (pipe2(done, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
   UniqueFd done_r(done[0]), done_w(done[1]);
+  const auto fds = static_cast<uintptr_t>(static_cast<unsigned>(done[0])) |
+                   (static_cast<uintptr_t>(static_cast<unsigned>(done[1])) << 32);
+  // The process is made in the new namespace (clone's CLONE_NEWUSER: no unshare, and clone's errno is the
+  // answer), sharing droot-exec's memory (CLONE_VM: no page tables copied, as a fork would, for a process that
+  // only waits) on a stack of its own. droot-exec needs no word from it: /proc/PID/uid_map can be written as
+  // soon as clone returns, whether or not the process has run yet.
   std::fflush(nullptr);
-  pid_t pid = fork();
-  if (pid < 0) throw_errno("cannot fork to create the jail's user namespace");
-  if (pid == 0) {
-    // The child only holds the namespace while droot-exec maps it and opens it; it sends unshare's errno (0
-    // on success) and waits for the pipe to close.
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    ready_r.reset();
-    done_w.reset();  // or the read below never sees EOF
-    int err = unshare(CLONE_NEWUSER) == 0 ? 0 : errno;
-    if (write(ready_w.get(), &err, sizeof err) != sizeof err) _exit(1);
-    char byte;
-    while (read(done_r.get(), &byte, 1) < 0 && errno == EINTR) {
-    }
-    _exit(0);
+  pid_t pid;
+  if (kShareMemory) {
+    // Static: run_jail makes one namespace, and the process may run on it until reap().
+    alignas(64) static char stack[16 * 1024];
+    pid = clone(hold_namespace, stack + sizeof stack, CLONE_VM | CLONE_NEWUSER | SIGCHLD, reinterpret_cast<void*>(fds));
+  } else {
+    // A fork's copy (raw_syscall.h): clone's syscall with a null stack returns in both processes, here.
+    pid = static_cast<pid_t>(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
+    if (pid == 0) _exit(hold_namespace(reinterpret_cast<void*>(fds)));
   }
-  ready_w.reset();
+  if (pid < 0) throw Error("cannot create the jail's user namespace (--userns): " + unshare_error(errno));
   done_r.reset();
   auto reap = [&] {
     done_w.reset();
@@ -96,12 +110,6 @@ UserNamespace make_user_namespace(const IdRange& range) {
     }
   };
   try {
-    int err = 0;
-    ssize_t n;
-    while ((n = read(ready_r.get(), &err, sizeof err)) < 0 && errno == EINTR) {
-    }
-    if (n != sizeof err) throw Error("cannot create the jail's user namespace: the helper process died");
-    if (err != 0) throw Error("cannot create the jail's user namespace (--userns): " + unshare_error(err));
     write_map(pid, "uid_map", range);
     write_map(pid, "gid_map", range);
     const std::string ns = "/proc/" + std::to_string(pid) + "/ns/user";

@@ -2,9 +2,11 @@
 // other host id exists in it (those show as the overflow id 65534, "nobody").
 //
 // Who does what, and why in this order (jail.h):
-//   droot-exec   make_user_namespace(): a short-lived child unshares CLONE_NEWUSER, droot-exec writes its
-//                uid_map and gid_map and keeps /proc/CHILD/ns/user open — the namespace then lives on that fd
-//                with no process in it. Written by host root, the maps may cover the whole range and
+//   droot-exec   make_user_namespace(): a short-lived child is made in a new user namespace
+//                (clone(CLONE_NEWUSER | CLONE_VM): it borrows droot-exec's memory, so no page tables are copied,
+//                and droot-exec need not hear from it — the maps of a process that has not run yet can be
+//                written), droot-exec writes its uid_map and gid_map and keeps /proc/CHILD/ns/user open — the
+//                namespace then lives on that fd with no process in it. Written by host root, the maps may cover the whole range and
 //                /proc/PID/setgroups stays "allow" (the kernel demands "deny" only of an unprivileged writer
 //                of gid_map, user_namespaces(7)): the command's supplementary groups from the image's
 //                /etc/group can still be set, and only groups inside the mapping.
