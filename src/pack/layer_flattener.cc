@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <future>
 #include <optional>
+#include <string_view>
 #include <unordered_set>
 
 #include "archive_ptr.h"
 #include "entry_normalizer.h"
 #include "error.h"
+#include "gzip_inflater.h"
 #include "hash.h"
+#include "read_ahead.h"
 #include "io.h"
 #include "signals.h"
 #include "spool_file.h"
@@ -57,30 +60,59 @@ std::string parent_of(const std::string& path) {
   return slash == std::string::npos ? "" : path.substr(0, slash);
 }
 
-// A layer blob as libarchive input: pread from its range.
+// A layer blob as libarchive input: pread from its range; a gzip layer inflated by igzip when built with it
+// (gzip_inflater.h), which libarchive then reads as an uncompressed tar.
+constexpr size_t kInflatedRead = 128 * 1024;
+
 struct LayerReader {
+  explicit LayerReader(const LayerBlob* l) : layer(l) {}
   const LayerBlob* layer;
   uint64_t done = 0;
   std::vector<char> buf = std::vector<char>(1 << 20);
+  std::unique_ptr<GzipInflater> gzip;
+  std::unique_ptr<ReadAhead> inflated;  // runs `gzip` on its own thread; declared after it: stopped before it goes
+  bool started = false;
 
+  bool inflating() const { return gzip != nullptr; }
+  size_t read_raw(char* out, size_t size) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(layer->blob.size - done, size));
+    if (n > 0) pread_exact(layer->blob.fd, out, n, layer->blob.offset + done, layer->blob.name);
+    done += n;
+    return n;
+  }
   static la_ssize_t read(archive* a, void* self, const void** out) {
     auto* r = static_cast<LayerReader*>(self);
-    uint64_t left = r->layer->blob.size - r->done;
-    size_t n = static_cast<size_t>(std::min<uint64_t>(left, r->buf.size()));
-    if (n == 0) return 0;
     try {
-      pread_exact(r->layer->blob.fd, r->buf.data(), n, r->layer->blob.offset + r->done, r->layer->blob.name);
+      if (!r->started) {
+        r->started = true;
+        char head[3] = {};
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(r->layer->blob.size, sizeof head));
+        if (n > 0) pread_exact(r->layer->blob.fd, head, n, r->layer->blob.offset, r->layer->blob.name);
+        if (have_fast_gzip() && looks_like_gzip(head, n)) {
+          r->gzip = std::make_unique<GzipInflater>([r](char* b, size_t size) { return r->read_raw(b, size); }, r->layer->blob.name);
+          // Inflated in smaller pieces than the file is read: libarchive copies a header that straddles two
+          // reads into a buffer of its own as large as a read.
+          r->inflated = std::make_unique<ReadAhead>([g = r->gzip.get()](char* b, size_t size) { return g->read(b, size); },
+                                                    kInflatedRead, 3);
+        }
+      }
+      if (r->inflated) {
+        auto [data, n] = r->inflated->next();
+        *out = data;
+        return static_cast<la_ssize_t>(n);
+      }
+      const size_t n = r->read_raw(r->buf.data(), r->buf.size());
+      *out = r->buf.data();
+      return static_cast<la_ssize_t>(n);
     } catch (const std::exception& e) {
       archive_set_error(a, EIO, "%s", e.what());
       return -1;
     }
-    r->done += n;
-    *out = r->buf.data();
-    return static_cast<la_ssize_t>(n);
   }
-  // Skipping an uncompressed layer's hidden files costs no read.
+  // Skipping an uncompressed layer's hidden files costs no read (an inflated one's must be read: 0 says so).
   static la_int64_t skip(archive*, void* self, la_int64_t request) {
     auto* r = static_cast<LayerReader*>(self);
+    if (!r->started || r->gzip) return 0;
     const uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(std::max<la_int64_t>(request, 0)), r->layer->blob.size - r->done);
     r->done += n;
     return static_cast<la_int64_t>(n);
@@ -107,7 +139,7 @@ bool next_entry(archive* a, archive_entry** e, const std::string& what) {
 
 }  // namespace
 
-FlatTree::FlatTree(const std::vector<LayerBlob>& layers, const std::string& spec)
+FlatTree::FlatTree(const std::vector<LayerBlob>& layers, const std::string& spec, bool stream_bottom)
     : spec_(spec), layers_(layers), spool_(make_spool_file("the layers' content spool")) {
   for (const auto& l : layers) stamps_.push_back(stamp_of(l.blob.fd, l.blob.name));
   // Layer i is verified before it is read; the next one down is verified on another thread meanwhile (two
@@ -122,15 +154,34 @@ FlatTree::FlatTree(const std::vector<LayerBlob>& layers, const std::string& spec
   for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
     verified.get();
     if (i > 0) verified = verify(static_cast<size_t>(i - 1));
-    read_layer(layers[static_cast<size_t>(i)], i);
     ++stats_.layers;
     stats_.layer_bytes += layers[static_cast<size_t>(i)].blob.size;
+    // An upper layer's hard link into the bottom layer would need content the merge has not reached yet.
+    if (i == 0 && stream_bottom && pending_links_.empty()) {
+      bottom_deferred_ = true;
+      break;
+    }
+    read_layer(layers[static_cast<size_t>(i)], i);
   }
   check_unchanged(layers);
+  finish_tree();
+}
+
+void FlatTree::read_bottom_layer() {
+  if (!bottom_deferred_) return;
+  bottom_deferred_ = false;
+  read_layer(layers_.front(), 0);
+  check_unchanged(layers_);
+  finish_tree();
+}
+
+// After the last layer read: hard links resolved, implicit parents added (by write_tar while the bottom layer
+// is still to be streamed: it may hold them), walk order.
+void FlatTree::finish_tree() {
   if (!pending_links_.empty())
     throw Error(spec_ + ": a hard link points at " + pending_links_.begin()->first +
                 ", which no layer below it holds as a regular file: the image is broken; nothing was written");
-  add_missing_parents();
+  if (!bottom_deferred_) add_missing_parents();
   items_.erase(std::remove_if(items_.begin(), items_.end(), [](const Item& it) { return it.dead; }), items_.end());
   std::sort(items_.begin(), items_.end(), [](const Item& a, const Item& b) { return walk_order_less(*a.path, *b.path); });
   stats_.entries_kept = items_.size();
@@ -192,10 +243,10 @@ void FlatTree::add_item(const std::string& path, const Meta& meta, int32_t inode
   n.item = static_cast<int32_t>(items_.size() - 1);
 }
 
-void FlatTree::spool_content(archive* a, archive_entry* e, const LayerBlob& layer, Inode& ino, const std::string& what) {
+void FlatTree::spool_content(archive* a, archive_entry* e, const LayerBlob& layer, bool inflated, Inode& ino, const std::string& what) {
   // An uncompressed layer (docker save's) holds the content in one piece at the position the tar reader has
   // reached: remember where, instead of copying it (no spool space, half the I/O).
-  if (archive_filter_count(a) == 1 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE && archive_entry_size_is_set(e) &&
+  if (!inflated && archive_filter_count(a) == 1 && archive_filter_code(a, 0) == ARCHIVE_FILTER_NONE && archive_entry_size_is_set(e) &&
       archive_entry_sparse_count(e) == 0) {
     const la_int64_t at = archive_filter_bytes(a, 0);
     const la_int64_t size = archive_entry_size(e);
@@ -218,6 +269,34 @@ void FlatTree::spool_content(archive* a, archive_entry* e, const LayerBlob& laye
   }
   ino.size = spool_size_ - ino.offset;
   ino.ready = true;
+}
+
+FlatTree::Meta FlatTree::meta_of(archive_entry* e) {
+  Meta m;
+  m.type = archive_entry_filetype(e);
+  m.mode = static_cast<uint32_t>(archive_entry_perm(e)) & 07777;
+  m.uid = archive_entry_uid(e);
+  m.gid = archive_entry_gid(e);
+  m.mtime = archive_entry_mtime_is_set(e) ? archive_entry_mtime(e) : 0;
+  m.mtime_nsec = archive_entry_mtime_is_set(e) ? archive_entry_mtime_nsec(e) : 0;
+  Extra extra;
+  if (const char* s = archive_entry_symlink(e)) extra.symlink = s;
+  m.rdevmajor = static_cast<uint32_t>(archive_entry_rdevmajor(e));
+  m.rdevminor = static_cast<uint32_t>(archive_entry_rdevminor(e));
+  archive_entry_xattr_reset(e);
+  const char* xname = nullptr;
+  const void* xvalue = nullptr;
+  size_t xsize = 0;
+  // A libarchive-written layer carries each attribute twice (LIBARCHIVE.xattr and SCHILY.xattr records),
+  // which libarchive reads back as two: keep one per name, as dockerd's export has.
+  while (archive_entry_xattr_next(e, &xname, &xvalue, &xsize) == ARCHIVE_OK) {
+    std::string value(static_cast<const char*>(xvalue), xsize);
+    auto same = std::find_if(extra.xattrs.begin(), extra.xattrs.end(), [&](const auto& x) { return x.first == xname; });
+    if (same != extra.xattrs.end()) same->second = std::move(value);
+    else extra.xattrs.emplace_back(xname, std::move(value));
+  }
+  if (!extra.symlink.empty() || !extra.xattrs.empty()) m.extra = std::make_shared<const Extra>(std::move(extra));
+  return m;
 }
 
 void FlatTree::read_layer(const LayerBlob& layer, int index) {
@@ -271,30 +350,7 @@ void FlatTree::read_layer(const LayerBlob& layer, int index) {
       }
       continue;
     }
-    Meta m;
-    m.type = archive_entry_filetype(e);
-    m.mode = static_cast<uint32_t>(archive_entry_perm(e)) & 07777;
-    m.uid = archive_entry_uid(e);
-    m.gid = archive_entry_gid(e);
-    m.mtime = archive_entry_mtime_is_set(e) ? archive_entry_mtime(e) : 0;
-    m.mtime_nsec = archive_entry_mtime_is_set(e) ? archive_entry_mtime_nsec(e) : 0;
-    Extra extra;
-    if (const char* s = archive_entry_symlink(e)) extra.symlink = s;
-    m.rdevmajor = static_cast<uint32_t>(archive_entry_rdevmajor(e));
-    m.rdevminor = static_cast<uint32_t>(archive_entry_rdevminor(e));
-    archive_entry_xattr_reset(e);
-    const char* xname = nullptr;
-    const void* xvalue = nullptr;
-    size_t xsize = 0;
-    // A libarchive-written layer carries each attribute twice (LIBARCHIVE.xattr and SCHILY.xattr records),
-    // which libarchive reads back as two: keep one per name, as dockerd's export has.
-    while (archive_entry_xattr_next(e, &xname, &xvalue, &xsize) == ARCHIVE_OK) {
-      std::string value(static_cast<const char*>(xvalue), xsize);
-      auto same = std::find_if(extra.xattrs.begin(), extra.xattrs.end(), [&](const auto& x) { return x.first == xname; });
-      if (same != extra.xattrs.end()) same->second = std::move(value);
-      else extra.xattrs.emplace_back(xname, std::move(value));
-    }
-    if (!extra.symlink.empty() || !extra.xattrs.empty()) m.extra = std::make_shared<const Extra>(std::move(extra));
+    const Meta m = meta_of(e);
     const bool keep = !hidden(path, index);
     if (const char* link = archive_entry_hardlink(e)) {
       const std::string target = relative_path(link);
@@ -346,7 +402,7 @@ void FlatTree::read_layer(const LayerBlob& layer, int index) {
         continue;
       }
       if (!keep) layer_files[path] = ino;
-      if (keep || requested) spool_content(a.get(), e, layer, inodes_[static_cast<size_t>(ino)], what + ": " + path);
+      if (keep || requested) spool_content(a.get(), e, layer, reader.inflating(), inodes_[static_cast<size_t>(ino)], what + ": " + path);
       if (keep) add_item(path, m, ino, index);
       continue;
     }
@@ -370,7 +426,7 @@ void FlatTree::spool_hidden(const LayerBlob& layer, int index, const std::unorde
     auto it = wanted.find(relative_path(archive_entry_pathname(e)));
     if (it == wanted.end()) continue;
     Inode& ino = inodes_[static_cast<size_t>(it->second)];
-    if (!ino.ready) spool_content(a.get(), e, layer, ino, what + ": " + it->first);
+    if (!ino.ready) spool_content(a.get(), e, layer, reader.inflating(), ino, what + ": " + it->first);
   }
 }
 
@@ -396,6 +452,188 @@ void FlatTree::add_missing_parents() {
     metas_.push_back(m);
     where->second.item = static_cast<int32_t>(items_.size());
     items_.push_back(Item{&where->first, static_cast<int32_t>(metas_.size() - 1), false});
+  }
+}
+
+void FlatTree::write_entry(archive* w, const std::string& path, const Meta& m, bool regular, const std::string* link_to,
+                           uint64_t size, const std::function<void(char*, size_t, uint64_t)>& fill) const {
+  ArchiveEntry e(archive_entry_new());
+  archive_entry_set_pathname(e.get(), path.c_str());
+  archive_entry_set_filetype(e.get(), regular ? AE_IFREG : m.type);
+  archive_entry_set_perm(e.get(), m.mode);
+  archive_entry_set_uid(e.get(), m.uid);
+  archive_entry_set_gid(e.get(), m.gid);
+  archive_entry_set_mtime(e.get(), m.mtime, m.mtime_nsec);
+  if (m.extra && !m.extra->symlink.empty()) archive_entry_set_symlink(e.get(), m.extra->symlink.c_str());
+  if (m.type == AE_IFCHR || m.type == AE_IFBLK) {
+    archive_entry_set_rdevmajor(e.get(), m.rdevmajor);
+    archive_entry_set_rdevminor(e.get(), m.rdevminor);
+  }
+  if (m.extra)
+    for (const auto& [name, value] : m.extra->xattrs)
+      archive_entry_xattr_add_entry(e.get(), name.c_str(), value.data(), value.size());
+  if (link_to) archive_entry_set_hardlink(e.get(), link_to->c_str());
+  archive_entry_set_size(e.get(), regular && !link_to ? static_cast<la_int64_t>(size) : 0);
+  if (archive_write_header(w, e.get()) != ARCHIVE_OK)
+    throw Error("writing the flattened tree at " + path + ": " + archive_error(w));
+  if (!regular || link_to) return;
+  static thread_local std::vector<char> buf(256 * 1024);
+  for (uint64_t done = 0; done < size;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - done));
+    fill(buf.data(), n, done);
+    if (archive_write_data(w, buf.data(), n) != static_cast<la_ssize_t>(n))
+      throw Error("writing the flattened tree at " + path + ": " + archive_error(w));
+    done += n;
+  }
+}
+
+// The bottom layer read by write_tar: its kept entries one by one, in walk order. Anything it cannot stream
+// (see the header) is BottomLayerNotStreamable, every read error included: the usual reading reports those.
+class FlatTree::BottomStream {
+ public:
+  explicit BottomStream(const FlatTree& tree)
+      : tree_(tree), layer_(tree.layers_.front()), what_(tree.spec_ + ": layer " + short_digest(layer_.digest)),
+        reader_{&layer_}, a_(guard([&] { return open_layer(reader_, what_); })) {}
+
+  // The next kept entry (path(), meta(), regular(), link_to(), size()); false at the end of the layer.
+  bool next() {
+    return guard([&] {
+      archive_entry* e = nullptr;
+      while (next_entry(a_.get(), &e, what_)) {
+        const char* raw = archive_entry_pathname(e);
+        std::string path = relative_path(raw ? raw : "");
+        if (has_dot_dot(path)) throw BottomLayerNotStreamable("a path with '..'");
+        if (path.empty()) continue;
+        const size_t slash = path.rfind('/');
+        const std::string_view base = slash == std::string::npos ? std::string_view(path) : std::string_view(path).substr(slash + 1);
+        if (base.rfind(kWhiteoutPrefix, 0) == 0) {
+          // Nothing is below the bottom layer: its whiteouts and opaque marks hide nothing. A malformed one is
+          // still an error, which the usual reading gives.
+          const std::string_view name = base.substr(4);
+          if (base.rfind(".wh..wh.", 0) != 0 && (name.empty() || name == "." || name == ".."))
+            throw BottomLayerNotStreamable("a whiteout that names nothing");
+          continue;
+        }
+        if (tree_.hidden(path, 0)) continue;
+        // The merge needs walk order; a path named twice (the later entry wins) is out of order too.
+        if (!path_.empty() && !walk_order_less(path_, path))
+          throw BottomLayerNotStreamable(path + " comes after " + path_ + ": not in walk order");
+        path_ = std::move(path);
+        meta_ = meta_of(e);
+        link_to_ = nullptr;
+        size_ = 0;
+        regular_ = false;
+        if (const char* link = archive_entry_hardlink(e)) {
+          // Linked to a regular file (or link) this layer already wrote: the group's first path in walk order
+          // holds the content, with its metadata. Anything else (a file hidden by a layer above, one further
+          // on, none) is resolved by the usual reading.
+          const std::string target = relative_path(link);
+          const Group* g = nullptr;
+          if (auto f = files_.find(target); f != files_.end()) g = &*f;
+          else if (auto l = links_.find(target); l != links_.end()) g = l->second;
+          if (!g) throw BottomLayerNotStreamable("hard link " + path_ + " to " + target);
+          meta_ = g->second;
+          link_to_ = &g->first;
+          regular_ = true;
+          links_.emplace(path_, g);
+        } else if (meta_.type == AE_IFREG) {
+          if (!archive_entry_size_is_set(e) || archive_entry_size(e) < 0 || archive_entry_sparse_count(e) != 0)
+            throw BottomLayerNotStreamable(path_ + " has no plain size");
+          size_ = static_cast<uint64_t>(archive_entry_size(e));
+          regular_ = true;
+          files_.emplace(path_, meta_);
+        }
+        return true;
+      }
+      return false;
+    });
+  }
+  const std::string& path() const { return path_; }
+  const Meta& meta() const { return meta_; }
+  bool regular() const { return regular_; }
+  const std::string* link_to() const { return link_to_; }
+  uint64_t size() const { return size_; }
+  // The current regular file's next `n` bytes.
+  void read(char* buf, size_t n) {
+    guard([&] {
+      for (size_t done = 0; done < n;) {
+        la_ssize_t got = archive_read_data(a_.get(), buf + done, n - done);
+        if (got < 0) throw Error(what_ + ": " + path_ + ": " + archive_error(a_.get()));
+        if (got == 0) throw BottomLayerNotStreamable(path_ + " is shorter than its header says");
+        done += static_cast<size_t>(got);
+      }
+      return 0;
+    });
+  }
+
+ private:
+  using Group = std::pair<const std::string, Meta>;
+  // Every read error becomes BottomLayerNotStreamable; an interruption stays one.
+  template <typename F>
+  auto guard(F f) -> decltype(f()) {
+    try {
+      return f();
+    } catch (const Interrupted&) {
+      throw;
+    } catch (const BottomLayerNotStreamable&) {
+      throw;
+    } catch (const Error& e) {
+      throw BottomLayerNotStreamable(e.what());
+    }
+  }
+
+  const FlatTree& tree_;
+  const LayerBlob& layer_;
+  const std::string what_;
+  LayerReader reader_;
+  ArchiveReader a_;
+  std::string path_;
+  Meta meta_;
+  const std::string* link_to_ = nullptr;
+  uint64_t size_ = 0;
+  bool regular_ = false;
+  // The regular files written so far, for the hard links after them (what nodes_ holds for the other layers,
+  // with less: the path and its metadata), and the hard links, each to its group's first path.
+  std::unordered_map<std::string, Meta> files_;
+  std::unordered_map<std::string, const Group*> links_;
+};
+
+// Walk-order merge of the tree (the layers above) and the streamed bottom layer. Implicit parent directories
+// are written as the merge reaches them: the walk writes a directory just before its subtree, so a parent not
+// yet written when its first descendant comes is one that neither side holds.
+void FlatTree::write_merged(archive* w, const std::function<void(const Item&)>& write_item) const {
+  BottomStream bottom(*this);
+  std::vector<std::string> open;  // the written ancestors of the last path written, outermost first
+  Meta implicit;
+  implicit.type = AE_IFDIR;
+  implicit.mode = 0755;
+  implicit.mtime = kImplicitDirTime;
+  auto parents = [&](const std::string& path) {
+    while (!open.empty() && !(path.size() > open.back().size() && path.compare(0, open.back().size(), open.back()) == 0 &&
+                              path[open.back().size()] == '/'))
+      open.pop_back();
+    for (size_t slash = path.find('/', open.empty() ? 0 : open.back().size() + 1); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      open.push_back(path.substr(0, slash));
+      write_entry(w, open.back(), implicit, false, nullptr, 0, {});
+    }
+    open.push_back(path);
+  };
+  bool more = bottom.next();
+  for (size_t i = 0; i < items_.size() || more;) {
+    throw_if_interrupted();
+    if (more && (i == items_.size() || walk_order_less(bottom.path(), *items_[i].path))) {
+      parents(bottom.path());
+      write_entry(w, bottom.path(), bottom.meta(), bottom.regular(), bottom.link_to(), bottom.size(),
+                  [&](char* buf, size_t n, uint64_t) { bottom.read(buf, n); });
+      more = bottom.next();
+    } else {
+      if (more && bottom.path() == *items_[i].path)  // hidden() keeps this from happening
+        throw BottomLayerNotStreamable("internal: " + bottom.path() + " on both sides of the merge");
+      parents(*items_[i].path);
+      write_item(items_[i]);
+      ++i;
+    }
   }
 }
 
@@ -426,51 +664,33 @@ void FlatTree::write_tar(int fd, std::atomic<uint64_t>* written, std::atomic<boo
   // LIBARCHIVE.xattr twin, which its reader would hand to the packer as a second attribute.
   archive_write_set_format_option(w.get(), "pax", "xattrheader", "SCHILY");
   archive_write_add_filter_none(w.get());
+  // The pipe is written in the reader's own 256 KiB pieces: libarchive's 10 KiB default was a write(2) and
+  // often a switch to the reader every 10 KiB of the tree.
+  archive_write_set_bytes_per_block(w.get(), 256 * 1024);
   archive_write_set_bytes_in_last_block(w.get(), 1);
   if (archive_write_open(w.get(), &sink, nullptr, &Sink::write, nullptr) != ARCHIVE_OK)
     throw Error("cannot write the flattened tree: " + archive_error(w.get()));
   std::vector<const std::string*> first_path(inodes_.size(), nullptr);
-  std::vector<char> buf(256 * 1024);
-  for (const Item& it : items_) {
-    throw_if_interrupted();
+  auto write_item = [&](const Item& it) {
     const Inode* ino = it.is_inode ? &inodes_[static_cast<size_t>(it.index)] : nullptr;
     const Meta& m = ino ? ino->meta : metas_[static_cast<size_t>(it.index)];
     const std::string& path = *it.path;
-    ArchiveEntry e(archive_entry_new());
-    archive_entry_set_pathname(e.get(), path.c_str());
-    archive_entry_set_filetype(e.get(), ino ? AE_IFREG : m.type);
-    archive_entry_set_perm(e.get(), m.mode);
-    archive_entry_set_uid(e.get(), m.uid);
-    archive_entry_set_gid(e.get(), m.gid);
-    archive_entry_set_mtime(e.get(), m.mtime, m.mtime_nsec);
-    if (m.extra && !m.extra->symlink.empty()) archive_entry_set_symlink(e.get(), m.extra->symlink.c_str());
-    if (m.type == AE_IFCHR || m.type == AE_IFBLK) {
-      archive_entry_set_rdevmajor(e.get(), m.rdevmajor);
-      archive_entry_set_rdevminor(e.get(), m.rdevminor);
-    }
-    if (m.extra)
-      for (const auto& [name, value] : m.extra->xattrs)
-        archive_entry_xattr_add_entry(e.get(), name.c_str(), value.data(), value.size());
-    const bool link = ino && first_path[static_cast<size_t>(it.index)] != nullptr;
-    if (link) {
-      archive_entry_set_hardlink(e.get(), first_path[static_cast<size_t>(it.index)]->c_str());
-      archive_entry_set_size(e.get(), 0);
-    } else {
-      archive_entry_set_size(e.get(), ino ? static_cast<la_int64_t>(ino->size) : 0);
-    }
-    if (archive_write_header(w.get(), e.get()) != ARCHIVE_OK)
-      throw Error("writing the flattened tree at " + path + ": " + archive_error(w.get()));
-    if (ino && !link) {
+    const std::string* link_to = ino ? first_path[static_cast<size_t>(it.index)] : nullptr;
+    if (ino && !link_to) {
       first_path[static_cast<size_t>(it.index)] = it.path;
       if (!ino->ready) throw Error("internal: " + path + " has no content in " + spec_);
-      for (uint64_t done = 0; done < ino->size;) {
-        size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), ino->size - done));
-        if (ino->source_fd >= 0) pread_exact(ino->source_fd, buf.data(), n, ino->offset + done, spec_);
-        else pread_exact(spool_.get(), buf.data(), n, ino->offset + done, "the layers' content spool");
-        if (archive_write_data(w.get(), buf.data(), n) != static_cast<la_ssize_t>(n))
-          throw Error("writing the flattened tree at " + path + ": " + archive_error(w.get()));
-        done += n;
-      }
+    }
+    write_entry(w.get(), path, m, ino != nullptr, link_to, ino ? ino->size : 0, [&](char* buf, size_t n, uint64_t done) {
+      if (ino->source_fd >= 0) pread_exact(ino->source_fd, buf, n, ino->offset + done, spec_);
+      else pread_exact(spool_.get(), buf, n, ino->offset + done, "the layers' content spool");
+    });
+  };
+  if (bottom_deferred_) {
+    write_merged(w.get(), write_item);
+  } else {
+    for (const Item& it : items_) {
+      throw_if_interrupted();
+      write_item(it);
     }
   }
   check_unchanged(layers_);  // before the end of the tar: a changed layer must not end in a complete artifact

@@ -12,6 +12,17 @@
 // no single layer has, so the content of the files kept is read again at the end: in place from an
 // uncompressed layer, from an unnamed temp file ($TMPDIR) it was spooled to for a compressed one.
 //
+// The bottom layer (the base image, usually the largest, the only one of a `docker import`) can instead be
+// streamed: not read when the tree is built but by write_tar, merged in walk order with what the layers above
+// decided. Its content is then never spooled, and a gzip layer is inflated while the packer compresses the
+// tree on the other core instead of before it: the two biggest costs of packing a gzip image overlap. That
+// needs the bottom layer's tar in walk order, as every builder that walks a directory writes it (dockerd,
+// buildkit, containers/storage: Go's filepath.Walk order; `tar --sort=name`), and no hard link across it and a
+// layer above. The first entries are checked when the tree is built (a tar in readdir order is read the usual
+// way at once); when write_tar meets anything else later it throws BottomLayerNotStreamable and
+// read_bottom_layer() reads it the usual way (the caller writes the tar again from its start, into a fresh
+// output: that image packs in about twice the time).
+//
 // Each layer blob's sha256 is checked against the digest its manifest names before any byte of it is parsed
 // (the next layer's on a second thread while one is flattened; a docker:// layer was checked while it was
 // downloaded, LayerBlob::verified); a blob whose file changes (ctime, mtime, size) between the start of
@@ -24,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <exception>
+#include <functional>
 #include <string>
 #include <sys/types.h>
 #include <time.h>
@@ -31,6 +43,7 @@
 #include <utility>
 #include <vector>
 
+#include "error.h"
 #include "fd.h"
 #include "local_image.h"
 #include "tree_stream.h"
@@ -48,12 +61,22 @@ struct FlattenStats {
   uint64_t content_bytes = 0;  // spooled to the temp file
 };
 
+// What write_tar throws when the bottom layer cannot be streamed (out of walk order, a path it names twice, a
+// hard link it cannot resolve from what it already wrote, or anything wrong with it): the tar written so far
+// must be discarded, read_bottom_layer() called, and write_tar run again. The usual reading then gives the
+// error, if the layer has one, exactly as it would have without streaming.
+class BottomLayerNotStreamable : public Error {
+ public:
+  using Error::Error;
+};
+
 class FlatTree {
  public:
   // Reads and flattens `layers` (bottom first); Error naming `spec` and the layer's digest for a blob that does
   // not match its digest, a tar it cannot read, a path with "..", a whiteout of "." or "..", or a hard link to
-  // nothing.
-  FlatTree(const std::vector<LayerBlob>& layers, const std::string& spec);  // `layers` must outlive it
+  // nothing. With `stream_bottom`, the bottom layer is only verified here, and read by write_tar (see above)
+  // unless an upper layer's hard link needs one of its files (then it is read here as the others).
+  FlatTree(const std::vector<LayerBlob>& layers, const std::string& spec, bool stream_bottom = false);  // `layers` must outlive it
   FlatTree(const FlatTree&) = delete;
   FlatTree& operator=(const FlatTree&) = delete;
 
@@ -61,7 +84,13 @@ class FlatTree {
   // the content, the others link to it.
   // `written` (if given) counts the bytes written, for progress.
   // Content of uncompressed layers is read from the layer files here, so they are checked again at the end.
+  // Throws BottomLayerNotStreamable (only while streams_bottom()).
   void write_tar(int fd, std::atomic<uint64_t>* written = nullptr, std::atomic<bool>* reader_gone = nullptr) const;
+  // Whether write_tar streams the bottom layer; read_bottom_layer() reads it into the tree instead (the
+  // fallback), after which write_tar gives the same bytes without streaming.
+  bool streams_bottom() const { return bottom_deferred_; }
+  void read_bottom_layer();
+  // With a streamed bottom layer, entries_read / entries_kept / content_bytes count the layers above only.
   const FlattenStats& stats() const { return stats_; }
 
  private:
@@ -102,12 +131,24 @@ class FlatTree {
     int32_t item = -1;
   };
 
+  class BottomStream;  // the bottom layer read by write_tar (layer_flattener.cc)
+
   void read_layer(const LayerBlob& layer, int index);
+  void finish_tree();
+  static Meta meta_of(archive_entry* e);
+  // One entry of the output tar, built from `m` alone (never copied from a layer's header), so an entry is the
+  // same bytes whether it came from the tree or straight from the streamed bottom layer. `link_to`: a hard
+  // link; else a regular file (`regular`) gets `size` bytes from `fill(buf, n, offset)`.
+  void write_entry(archive* w, const std::string& path, const Meta& m, bool regular, const std::string* link_to,
+                   uint64_t size, const std::function<void(char*, size_t, uint64_t)>& fill) const;
+  void write_merged(archive* w, const std::function<void(const Item&)>& write_item) const;
+  bool bottom_starts_streamable() const;
   void spool_hidden(const LayerBlob& layer, int index, const std::unordered_map<std::string, int32_t>& wanted);
   bool hidden(const std::string& path, int layer) const;
   int32_t add_inode(const Meta& meta);
   void add_item(const std::string& path, const Meta& meta, int32_t inode, int layer);
-  void spool_content(archive* a, archive_entry* e, const LayerBlob& layer, Inode& ino, const std::string& what);
+  // `inflated`: libarchive reads the layer inflated by igzip, so an entry's position is not one in the file.
+  void spool_content(archive* a, archive_entry* e, const LayerBlob& layer, bool inflated, Inode& ino, const std::string& what);
   void check_unchanged(const std::vector<LayerBlob>& layers) const;
   void add_missing_parents();
 
@@ -130,6 +171,7 @@ class FlatTree {
   std::vector<Stamp> stamps_;
   UniqueFd spool_;
   uint64_t spool_size_ = 0;
+  bool bottom_deferred_ = false;  // layer 0 is read by write_tar (streamed), not in nodes_ / items_
   FlattenStats stats_;
 };
 

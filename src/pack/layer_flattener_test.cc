@@ -82,16 +82,33 @@ struct Out {
   std::map<std::string, std::string> what;        // path → "f:content", "d", "l:target", "h:target"
 };
 
-Out flatten(const std::vector<const Layer*>& layers) {
-  std::vector<LayerBlob> blobs;
-  for (auto* l : layers) blobs.push_back(l->blob());
-  FlatTree tree(blobs, "test-image");
+std::string read_all(int fd) {
+  std::string all(file_size(fd, "tar"), '\0');
+  pread_exact(fd, all.data(), all.size(), 0, "tar");
+  return all;
+}
+
+// The flattened tree's tar as the packer gets it: with the bottom layer streamed (`stream`), after the fallback
+// to reading it first if streaming it was refused (`refused`, if given, says whether it was).
+std::string flat_tar(const std::vector<LayerBlob>& blobs, bool stream, bool* refused = nullptr) {
+  FlatTree tree(blobs, "test-image", stream);
   UniqueFd spool = make_spool_file("test");
-  tree.write_tar(spool.get());
-  REQUIRE(::lseek(spool.get(), 0, SEEK_SET) == 0);
+  if (refused) *refused = stream && !tree.streams_bottom();
+  try {
+    tree.write_tar(spool.get());
+  } catch (const BottomLayerNotStreamable&) {
+    if (refused) *refused = true;
+    tree.read_bottom_layer();
+    spool = make_spool_file("test");
+    tree.write_tar(spool.get());
+  }
+  return read_all(spool.get());
+}
+
+Out parse(const std::string& tar) {
   ArchiveReader r(archive_read_new());
   archive_read_support_format_tar(r.get());
-  REQUIRE(archive_read_open_fd(r.get(), spool.get(), 65536) == ARCHIVE_OK);
+  REQUIRE(archive_read_open_memory(r.get(), tar.data(), tar.size()) == ARCHIVE_OK);
   Out out;
   archive_entry* e = nullptr;
   while (archive_read_next_header(r.get(), &e) == ARCHIVE_OK) {
@@ -111,6 +128,15 @@ Out flatten(const std::vector<const Layer*>& layers) {
     }
   }
   return out;
+}
+
+// Flattens `layers` with and without streaming the bottom layer: both must give the same bytes.
+Out flatten(const std::vector<const Layer*>& layers, bool* refused = nullptr) {
+  std::vector<LayerBlob> blobs;
+  for (auto* l : layers) blobs.push_back(l->blob());
+  const std::string tar = flat_tar(blobs, false);
+  CHECK(flat_tar(blobs, true, refused) == tar);
+  return parse(tar);
 }
 
 }  // namespace
@@ -233,4 +259,76 @@ TEST_CASE("extended attributes (file capabilities) and modes come through flatte
   REQUIRE(archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK);
   CHECK(std::string(name) == "security.capability");
   CHECK(size == 8);
+}
+
+TEST_CASE("a bottom layer in walk order is streamed: the same bytes as reading it first") {
+  for (const char* filter : {"", "gzip", "zstd"}) {
+    Layer l0 = make_layer({{"a", 'd'}, {"a/b", 'f', "B0"}, {"a/c", 'f', "C0"}, {"a/c2", 'h', "a/c"}, {"a/d/e", 'f', "E0"},
+                           {"a.x", 'f', "X0"}, {"dev", 'd'}, {"dev/null", 'f', ""}, {"o", 'd'}, {"o/old", 'f', "OLD"},
+                           {"q", 'd'}, {"q/gone", 'f', "G"}, {"z", 'l', "a"}}, filter);
+    Layer l1 = make_layer({{"a", 'd'}, {"a/b", 'f', "B1"}, {"a/bb", 'f', "BB1"}, {"a/.wh.c2", 'f'}, {"m/n/o", 'f', "O1"},
+                           {"o", 'd'}, {"o/.wh..wh..opq", 'f'}, {"o/new", 'f', "N"}, {".wh.q", 'f'}}, "gzip");
+    bool refused = true;
+    Out o = flatten({&l0, &l1}, &refused);
+    CHECK_FALSE(refused);
+    CHECK(o.order == std::vector<std::string>{"a", "a/b", "a/bb", "a/c", "a/d", "a/d/e", "a.x", "dev", "dev/null", "m", "m/n", "m/n/o",
+                                              "o", "o/new", "z"});
+    CHECK(o.what["a/b"] == "f:B1");
+    CHECK(o.what["a/c"] == "f:C0");
+    Out alone = flatten({&l0}, &refused);
+    CHECK_FALSE(refused);
+    CHECK(alone.what["a/c2"] == "h:a/c");
+  }
+}
+
+TEST_CASE("a bottom layer that cannot be streamed is read first instead, with the same result") {
+  bool refused = false;
+  // Not in walk order (a tar of a directory in readdir order, as `docker import` keeps it).
+  Layer unsorted = make_layer({{"b", 'f', "B"}, {"a", 'f', "A"}});
+  CHECK(flatten({&unsorted}, &refused).order == std::vector<std::string>{"a", "b"});
+  CHECK(refused);
+  // Out of order only after the entries checked when the tree is built: write_tar refuses it.
+  std::vector<E> late;
+  for (int i = 0; i < 300; ++i) {
+    std::string name = std::to_string(1000 + i);
+    name.insert(name.begin(), 'f');
+    late.push_back({name, 'f', std::to_string(i)});
+  }
+  late.push_back({"a", 'f', "A"});
+  Layer late_layer = make_layer(late, "gzip");
+  {
+    const std::vector<LayerBlob> blobs{late_layer.blob()};
+    FlatTree tree(blobs, "img", true);
+    CHECK(tree.streams_bottom());
+    UniqueFd out = make_spool_file("test");
+    CHECK_THROWS_AS(tree.write_tar(out.get()), BottomLayerNotStreamable);
+  }
+  Out o = flatten({&late_layer}, &refused);
+  CHECK(refused);
+  CHECK(o.order.front() == "a");
+  CHECK(o.what["f1299"] == "f:299");
+  // A path twice: the later entry wins.
+  Layer twice = make_layer({{"a", 'f', "1"}, {"a", 'f', "2"}});
+  CHECK(flatten({&twice}, &refused).what["a"] == "f:2");
+  CHECK(refused);
+  // A kept hard link to a file a layer above deleted.
+  Layer l0 = make_layer({{"bin", 'd'}, {"bin/perl", 'f', "PERL"}, {"bin/perl5", 'h', "bin/perl"}});
+  Layer l1 = make_layer({{"bin", 'd'}, {"bin/.wh.perl", 'f'}});
+  CHECK(flatten({&l0, &l1}, &refused).what["bin/perl5"] == "f:PERL");
+  CHECK(refused);
+  // A hostile bottom layer: the error is the one reading it first gives, before anything is written.
+  Layer dotdot = make_layer({{"a", 'f', "x"}, {"b/../../etc/passwd", 'f', "x"}});
+  const std::vector<LayerBlob> blobs{dotdot.blob()};
+  CHECK_THROWS_WITH_AS(flat_tar(blobs, true), doctest::Contains("path traversal"), Error);
+}
+
+TEST_CASE("an upper layer's hard link into the bottom layer: the bottom layer is read first") {
+  Layer l0 = make_layer({{"lib", 'f', "L"}});
+  Layer l1 = make_layer({{"bin", 'd'}, {"bin/lib-link", 'h', "lib"}});
+  std::vector<LayerBlob> blobs{l0.blob(), l1.blob()};
+  FlatTree tree(blobs, "img", true);
+  CHECK_FALSE(tree.streams_bottom());
+  Out o = flatten({&l0, &l1});
+  CHECK(o.what["bin/lib-link"] == "f:L");
+  CHECK(o.what["lib"] == "h:bin/lib-link");
 }

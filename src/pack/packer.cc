@@ -1,6 +1,7 @@
 #include "packer.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -244,6 +245,18 @@ void load_bases(const PackOptions& options, Bases& b) {
   if (!b.bases.empty()) b.delta_state.emplace(b.keys);
 }
 
+// The flattener's "read the bottom layer the usual way and start again" (layer_flattener.h) passes through
+// the packer's error handling as itself, not as the truncated tar it left behind.
+void rethrow_if_not_streamable(const std::exception_ptr& producer_error) {
+  if (!producer_error) return;
+  try {
+    std::rethrow_exception(producer_error);
+  } catch (const BottomLayerNotStreamable&) {
+    throw;
+  } catch (...) {
+  }
+}
+
 // config.json, .drootenv, then the tree from `stream` (the Engine's export or the flattened layers). `verb`
 // names the stream's producer in errors ("exporting", "flattening").
 CopyStats copy_stream(TreeStream& stream, ArtifactWriter& writer, MtreeSpool& manifest, const PackOptions& options,
@@ -273,12 +286,15 @@ CopyStats copy_stream(TreeStream& stream, ArtifactWriter& writer, MtreeSpool& ma
     // A truncated tar is the symptom; the transfer's own error (daemon died, container removed) is the cause.
     std::string cause = stream.abandon();
     throw_if_interrupted();
+    rethrow_if_not_streamable(stream.producer_error());
     if (!cause.empty()) throw Error(verb + " " + options.image + ": " + cause);
     throw;
   }
   try {
     stream.finish();
   } catch (const Interrupted&) {
+    throw;
+  } catch (const BottomLayerNotStreamable&) {
     throw;
   } catch (const Error& e) {
     throw Error(verb + " " + options.image + ": " + e.what());
@@ -387,27 +403,21 @@ PackResult pack_image(EngineClient& engine, const PackOptions& options, const st
   return result;
 }
 
-PackResult pack_local_image(const ImageSource& source, const PackOptions& options, const std::optional<minisign::SecretKey>& key) {
-  auto start = std::chrono::steady_clock::now();
-  LocalImage image = open_local_image(source, options.image, options.platform);
-  ImageInfo info = local_image_info(image, options.image);
-  int64_t source_date = choose_source_date(options, info);
-  const nlohmann::json image_config = local_image_config(image);
+namespace {
 
-  Bases b;
-  load_bases(options, b);
-
-  // Every layer is verified and flattened before the output file exists: a tampered or hostile image ends
-  // here with nothing written.
-  FlatTree tree(image.layers, options.image);
-
+// One attempt at writing the artifact from `tree`: BottomLayerNotStreamable leaves nothing behind (the
+// temporary output is removed) for the caller to try again.
+PackResult pack_flat_tree(const FlatTree& tree, const ImageSource& source, const PackOptions& options,
+                          const ImageInfo& info, const nlohmann::json& image_config, int64_t source_date, Bases& b,
+                          const std::optional<minisign::SecretKey>& key) {
   Output out(options.output);
   MtreeSpool manifest("the manifest spool");
   ArtifactWriter writer(out.fd(), out.name(), options.compression);
   CopyStats stats;
   uint64_t flattened = 0;
   {
-    Progress progress(options.progress, "packing " + options.image, tree.stats().content_bytes);
+    // A streamed bottom layer's size is known only once it has been read: no percentage then.
+    Progress progress(options.progress, "packing " + options.image, tree.streams_bottom() ? 0 : tree.stats().content_bytes);
     FlatTreeStream stream(tree);
     stats = copy_stream(stream, writer, manifest, options, info, image_config, source_date, b, progress, "flattening", "the flattened tree");
     flattened = stream.bytes_received();
@@ -417,6 +427,37 @@ PackResult pack_local_image(const ImageSource& source, const PackOptions& option
   result.exported_bytes = flattened;
   result.layers = tree.stats().layers;
   result.pulled = source.kind == SourceKind::registry;  // fetched for this pack, as --pull does from the Engine
+  return result;
+}
+
+}  // namespace
+
+PackResult pack_local_image(const ImageSource& source, const PackOptions& options, const std::optional<minisign::SecretKey>& key) {
+  auto start = std::chrono::steady_clock::now();
+  LocalImage image = open_local_image(source, options.image, options.platform);
+  ImageInfo info = local_image_info(image, options.image);
+  int64_t source_date = choose_source_date(options, info);
+  const nlohmann::json image_config = local_image_config(image);
+
+  auto b = std::make_unique<Bases>();
+  load_bases(options, *b);
+
+  // Every layer is verified, and every layer but the bottom one flattened, before the output file exists: a
+  // tampered or hostile image ends here with nothing written. The bottom layer is streamed into the packer
+  // (layer_flattener.h) when the output can be started again, a file; not stdout.
+  FlatTree tree(image.layers, options.image, options.output != "-");
+  PackResult result;
+  try {
+    result = pack_flat_tree(tree, source, options, info, image_config, source_date, *b, key);
+  } catch (const BottomLayerNotStreamable&) {
+    // The first attempt's buffers (zstd's, libarchive's) go back to the system before the second one makes
+    // its own: peak memory stays that of one attempt.
+    ::malloc_trim(0);
+    tree.read_bottom_layer();
+    b = std::make_unique<Bases>();  // its delta spools hold the first attempt's files
+    load_bases(options, *b);
+    result = pack_flat_tree(tree, source, options, info, image_config, source_date, *b, key);
+  }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

@@ -38,6 +38,9 @@ class TreeStream {
   void finish();
   // Stops reading, joins the thread; returns the producer's error text, if any (for the error path).
   std::string abandon() noexcept;
+  // The producer's error itself, once finish() or abandon() joined it (null if it had none): for a caller
+  // that acts on its type.
+  std::exception_ptr producer_error() const { return error_; }
 
  private:
   void join() noexcept;
