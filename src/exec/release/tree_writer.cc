@@ -33,6 +33,19 @@ constexpr size_t kQueuedOverhead = 256;  // a job's own memory besides its conte
 // the hard limit, which may be 1024 too).
 constexpr size_t kQueuedNames = 128;
 
+// Runs a background job's work for the file `path`: its errors become EntryFailure, naming that file (one
+// passed on from the queue behind it already names its own).
+template <typename Work>
+void as_entry(const std::string& path, Work&& work) {
+  try {
+    work();
+  } catch (const EntryFailure&) {
+    throw;
+  } catch (const Error& err) {
+    throw EntryFailure(path, err.what());
+  }
+}
+
 [[noreturn]] void throw_create_error(const std::string& path, const char* what, int err) {
   // Our own 0700 temporary directory: nobody else creates names in it, so the name is an earlier entry's.
   if (err == EEXIST) throw NameExists();
@@ -220,18 +233,12 @@ WrittenFile TreeWriter::store_file(const std::vector<std::string>& parts, const 
     // The rest is system calls only: queued, with what they need (the content, a handle on the parent).
     queue_->push(size + kQueuedOverhead, [this, parent, dir = cached_parent_, name = parts.back(), path, content = buffer_,
                                           key = std::move(key), attrs, capability] {
-      try {
+      as_entry(path, [&] {
         if (store_content(dir, parent, name, path, content, key, attrs, capability)) {
           bg_files_.fetch_add(1);
           bg_bytes_.fetch_add(content.size());
         }
-      } catch (const EntryFailure&) {
-        throw;
-      } catch (const Interrupted&) {
-        throw;
-      } catch (const Error& err) {
-        throw EntryFailure(path, err.what());
-      }
+      });
     });
     return w;
   }
@@ -280,15 +287,7 @@ bool TreeWriter::store_content(const std::shared_ptr<UniqueFd>& dir, int parent,
   }
   naming_->push(kQueuedOverhead, [this, fd, dir, parent, name, path, key, object, attrs, capability,
                                  size = content.size()] {
-    try {
-      finish_file(fd->get(), path, attrs, capability, attrs.perm);
-      options_.objects->adopt(parent, name, key, path);
-    } catch (const Error& err) {
-      throw EntryFailure(path, err.what());
-    }
-    // Small files are left to the final syncfs: one writeback request per tiny file costs more than it saves.
-    if (options_.writeback && size >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(*fd));
-    fd->reset();
+    as_entry(path, [&] { store_new(parent, name, path, std::move(*fd), size, key, attrs, capability); });
     std::lock_guard<std::mutex> lock(unnamed_mutex_);  // after adopt(): a later lookup then finds the object
     unnamed_.erase(object);
   });
