@@ -97,9 +97,9 @@ struct LayerReader {
         }
       }
       if (r->inflated) {
-        auto [data, n] = r->inflated->next();
-        *out = data;
-        return static_cast<la_ssize_t>(n);
+        const std::span<const char> chunk = r->inflated->next();
+        *out = chunk.data();
+        return static_cast<la_ssize_t>(chunk.size());
       }
       const size_t n = r->read_raw(r->buf.data(), r->buf.size());
       *out = r->buf.data();

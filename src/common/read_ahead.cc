@@ -1,10 +1,15 @@
 #include "read_ahead.h"
 
-namespace droot::pack {
+#include <utility>
+
+namespace droot {
 
 ReadAhead::ReadAhead(Produce produce, size_t buffer_size, size_t depth)
-    : produce_(std::move(produce)), bufs_(depth < 2 ? 2 : depth, std::vector<char>(buffer_size)), sizes_(bufs_.size()),
-      thread_([this] { run(); }) {}
+    : produce_(std::move(produce)), buffer_size_(buffer_size), sizes_(depth < 2 ? 2 : depth) {
+  // Uninitialised: zeroing would fault in every page up front, for bytes the producer overwrites anyway.
+  for (size_t i = 0; i < sizes_.size(); ++i) bufs_.push_back(std::make_unique_for_overwrite<char[]>(buffer_size_));
+  thread_ = std::thread([this] { run(); });
+}
 
 ReadAhead::~ReadAhead() {
   {
@@ -28,7 +33,7 @@ void ReadAhead::run() {
     size_t n = 0;
     std::exception_ptr error;
     try {
-      n = produce_(bufs_[slot].data(), bufs_[slot].size());
+      n = produce_(bufs_[slot].get(), buffer_size_);
     } catch (...) {
       error = std::current_exception();
     }
@@ -46,9 +51,9 @@ void ReadAhead::run() {
   }
 }
 
-std::pair<const char*, size_t> ReadAhead::next() {
+std::span<const char> ReadAhead::next() {
   std::unique_lock<std::mutex> lock(m_);
-  if (held_) {
+  if (held_) {  // the previous buffer is no longer the reader's: the producer may refill it
     head_ = (head_ + 1) % bufs_.size();
     held_ = false;
     cv_.notify_all();
@@ -57,10 +62,10 @@ std::pair<const char*, size_t> ReadAhead::next() {
   if (filled_ > 0) {  // what was produced before an error or the end is read first
     held_ = true;
     --filled_;
-    return {bufs_[head_].data(), sizes_[head_]};
+    return {bufs_[head_].get(), sizes_[head_]};
   }
   if (error_) std::rethrow_exception(error_);
-  return {nullptr, 0};
+  return {};
 }
 
-}  // namespace droot::pack
+}  // namespace droot
