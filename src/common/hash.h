@@ -1,4 +1,5 @@
-// Streaming digests on OpenSSL's EVP (RAII over EVP_MD_CTX) and hex helpers.
+// Streaming digests on OpenSSL's EVP (RAII over EVP_MD_CTX), BLAKE2b-512 on our own where the CPU has AVX2
+// (blake2b.h says why), and hex helpers.
 #pragma once
 
 #include <array>
@@ -14,10 +15,12 @@ struct evp_md_st;
 
 namespace droot {
 
+class Blake2b;
+
 class Digest {
  public:
-  Digest(const Digest& other);  // copies the running state (EVP_MD_CTX_copy_ex)
-  Digest(Digest&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
+  Digest(const Digest& other);  // copies the running state
+  Digest(Digest&& other) noexcept;
   Digest& operator=(const Digest&) = delete;
   ~Digest();
   static Digest sha256();
@@ -29,7 +32,9 @@ class Digest {
 
  private:
   explicit Digest(const evp_md_st* md);
-  evp_md_ctx_st* ctx_;
+  explicit Digest(std::unique_ptr<Blake2b> blake);
+  evp_md_ctx_st* ctx_ = nullptr;   // one of the two
+  std::unique_ptr<Blake2b> blake_;
 };
 
 std::string to_hex(const uint8_t* data, size_t size);
