@@ -96,6 +96,17 @@ fleet_static_exec() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# free_ports N: N distinct free TCP ports on 127.0.0.1, one per line. One process holds all N sockets until it
+# has them all: N calls of free_port can return one port twice (each socket is closed before the next bind),
+# and nginx then takes, say, a machine's proxy port for the HTTPS server (the same address in two servers is one
+# listening socket: the proxy port speaks TLS, and that machine's aws CLI gets 400 on every request).
+free_ports() {
+  python3 -c 'import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+
 wait_port() {  # port what
   for _ in $(seq 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -149,7 +160,7 @@ fleet_artifacts() {
 fleet_servers() {
   local d="$FLEET_DIR" f i
   S3_PORT=$(free_port)
-  "$FLEET_S3RVER/node_modules/.bin/s3rver" -d "$d/s3" -a 127.0.0.1 -p "$S3_PORT" -s \
+  "$FLEET_S3RVER/node_modules/.bin/s3rver" -d "$d/s3" -a 127.0.0.1 -p "$S3_PORT" \
     --configure-bucket artifacts >"$d/s3rver.log" 2>&1 &
   S3_PID=$!
   fleet_save
@@ -169,10 +180,11 @@ fleet_servers() {
     -out "$d/srv.pem" 2>/dev/null
   mkdir -p "$d/www" "$d/nginx/logs"
   cp "$d"/art/* "$d/www/"
-  HTTPS_PORT=$(free_port)
-  local listen=""
+  local listen="" ports
+  mapfile -t ports < <(free_ports $((FLEET_N + 1)))
+  HTTPS_PORT=${ports[0]}
   for i in $(seq "$FLEET_N"); do
-    PROXY_PORTS[$i]=$(free_port)
+    PROXY_PORTS[$i]=${ports[$i]}
     listen="$listen    listen 127.0.0.1:${PROXY_PORTS[$i]};
 "
   done
@@ -218,6 +230,10 @@ EOF
   AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 \
     "$AWS" --endpoint-url "http://127.0.0.1:${PROXY_PORTS[1]}" s3 cp --only-show-errors s3://artifacts/app-v1.tar.zst.sha256 - |
     cmp -s - "$d/art/app-v1.tar.zst.sha256" || fail "s3rver behind nginx does not serve the artifacts"
+  for i in $(seq "$FLEET_N"); do  # every machine's own proxy port reaches s3rver over plain HTTP
+    curl -fsS "http://127.0.0.1:${PROXY_PORTS[$i]}/artifacts/app-v1.tar.zst.sha256" | cmp -s - "$d/art/app-v1.tar.zst.sha256" ||
+      fail "fleet$i's proxy port ${PROXY_PORTS[$i]} does not reach s3rver"
+  done
 }
 
 # fleet.env: what processes other than the one that started the fleet need (run.sh runs every test in its own).
@@ -303,7 +319,9 @@ fleet_start() {
   local i
   for i in $(seq "$FLEET_N"); do start_machine "$i"; done
   for i in $(seq "$FLEET_N"); do wait_machine "$i"; done
-  for i in $(seq "$FLEET_N"); do PORTS[$i]=$(free_port); done
+  local ports
+  mapfile -t ports < <(free_ports "$FLEET_N")
+  for i in $(seq "$FLEET_N"); do PORTS[$i]=${ports[$((i - 1))]}; done
   fleet_save
   fleet_inventory
 }
@@ -379,6 +397,27 @@ play() {
   [ -z "${DROOT_FLEET_LOGS:-}" ] || { mkdir -p "$DROOT_FLEET_LOGS"; cp "$FLEET_DIR/$name.log" "$DROOT_FLEET_LOGS/"; }
   out="$out
 $err"
+}
+
+# assert_status for a play: on a mismatch the message ends with what failed (each `fatal:`/`failed:` line, the
+# task it belongs to and the error text), so that the last lines of a test's log, which is what run.sh shows
+# of a failure, name the failed task and its error rather than the play's closing summary.
+assert_play_status() {  # expected (after `play`)
+  [ "$status" -eq "$1" ] && return 0
+  local failed
+  failed=$(awk '/^TASK \[/ {task = $0; next}
+                /^(fatal|failed): \[/ {print task; print substr($0, 1, 2000)}' <<<"$out")
+  # and what the servers saw: requests nginx answered with an error status (port, method, path, status, bytes;
+  # PROXY_PORTS[i] is fleet i's way to s3rver), the last lines of nginx's and s3rver's own logs
+  local served
+  served=$(awk '$4 >= 400' "$FLEET_DIR/nginx/logs/access.log" 2>/dev/null | tail -n 8
+           tail -n 4 "$FLEET_DIR/nginx/logs/error.log" "$FLEET_DIR/s3rver.log" 2>/dev/null)
+  fail "ansible-playbook exited $status, expected $1; its output:
+$out
+--- the servers (proxy ports ${PROXY_PORTS[*]:-}) ---
+${served:-(no error status in the nginx access log)}
+--- what failed (in full above) ---
+${failed:-(no fatal line: see the output above)}"
 }
 
 # recap HOST FIELD: a number from the PLAY RECAP of the last play (ok, changed, unreachable, failed, …).

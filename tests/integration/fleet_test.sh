@@ -38,7 +38,7 @@ fleet_attach() {
 
 deploy_v1_everywhere() {
   play v1 all-at-once.yml -e "$(s3 app-v1.tar.zst)"
-  assert_status 0
+  assert_play_status 0
   assert_eq "fleet1=v1/v1 fleet2=v1/v1 fleet3=v1/v1 fleet4=v1/v1" "$(fleet_state)" "every host runs v1"
 }
 
@@ -60,7 +60,7 @@ test_fleet_1_v1_everywhere_then_v2_canary_then_25_percent_then_the_rest() {
   done
 
   play v2 "$ROLE_DIR/rollout.yml" -e "$(s3 app-v2.tar.zst)"
-  assert_status 0
+  assert_play_status 0
   assert_eq "fleet1=v2/v2 fleet2=v2/v2 fleet3=v2/v2 fleet4=v2/v2" "$(fleet_state)" "every host runs v2"
   # three batches, in order: the canary, 25% (one host), the rest
   local batches="" line
@@ -87,7 +87,7 @@ test_fleet_2_rerunning_the_rollout_changes_nothing() {
   for book in all-at-once.yml "$ROLE_DIR/rollout.yml"; do
     mark=$(s3_mark)
     play v2-again "$book" -e "$(s3 app-v2.tar.zst)"
-    assert_status 0
+    assert_play_status 0
     assert_not_contains "$out" "changed: [" "a task changed something ($book)"
     for i in $(seq "$FLEET_N"); do
       assert_eq 0 "$(recap "fleet$i" changed)" "fleet$i: changed on a re-run ($book)"
@@ -112,7 +112,7 @@ test_fleet_3_v3_fails_its_health_gate_the_canary_rolls_back_and_the_rollout_stop
   for i in $(seq 2 "$FLEET_N"); do before[$i]=$(host_fingerprint "$i"); done
 
   play v3 "$ROLE_DIR/rollout.yml" -e "$(s3 app-v3.tar.zst)"
-  assert_status 2
+  assert_play_status 2
   # the failure names the host and the check
   assert_contains "$out" "fatal: [fleet1]: FAILED!"
   assert_contains "$out" "droot: fleet1: health check http://127.0.0.1:${PORTS[1]}/health failed after 5 tries"
@@ -135,7 +135,7 @@ test_fleet_4_drift_report_and_an_unreachable_host_mid_rollout() {
   fleet_reset v1
   # clean fleet: report says so, play succeeds
   play check-clean "$ROLE_DIR/check.yml" -e droot_report="$FLEET_DIR/clean.json"
-  assert_status 0
+  assert_play_status 0
   assert_eq "4 4 0 0" "$(jq -r '.summary | "\(.hosts) \(.clean) \(.drift) \(.error)"' clean.json)"
   # tamper with fleet2's current release: one file modified, one added, one removed
   local rel="m2/srv/app/releases/$(readlink m2/srv/app/current | sed 's|releases/||')"
@@ -143,7 +143,7 @@ test_fleet_4_drift_report_and_an_unreachable_host_mid_rollout() {
   echo planted >"$rel/www/planted"
   rm "$rel/etc/group"
   play check-drift "$ROLE_DIR/check.yml" -e droot_report="$FLEET_DIR/drift.json"
-  assert_status 2
+  assert_play_status 2
   assert_contains "$out" "droot: fleet2: not clean"
   assert_eq "4 3 1 0" "$(jq -r '.summary | "\(.hosts) \(.clean) \(.drift) \(.error)"' drift.json)"
   assert_eq "drift" "$(jq -r '.hosts.fleet2.status' drift.json)"
@@ -182,14 +182,14 @@ test_fleet_5_https_source_and_bad_inputs_switch_no_host() {
   fleet_reset  # no release anywhere; after test_fleet_4, fleet3 boots again without droot: the role installs it
   # v1 over HTTPS (nginx, CA installed by the role)
   play v1-https all-at-once.yml -e "droot_artifact_url=https://127.0.0.1:$HTTPS_PORT/app-v1.tar.zst"
-  assert_status 0
+  assert_play_status 0
   assert_eq "fleet1=v1/v1 fleet2=v1/v1 fleet3=v1/v1 fleet4=v1/v1" "$(fleet_state)"
   local i before
   before=$(for i in $(seq "$FLEET_N"); do host_fingerprint "$i"; done)
 
   # an artifact signed by a key the hosts do not trust: every host refuses, none switches
   play untrusted all-at-once.yml -e "$(s3 app-untrusted.tar.zst)"
-  assert_status 2
+  assert_play_status 2
   for i in $(seq "$FLEET_N"); do
     assert_eq 1 "$(recap "fleet$i" failed)" "fleet$i did not refuse the untrusted artifact"
   done
@@ -198,7 +198,7 @@ test_fleet_5_https_source_and_bad_inputs_switch_no_host() {
 
   # through the rollout: the canary refuses and no other host is tried
   play untrusted-rollout "$ROLE_DIR/rollout.yml" -e "$(s3 app-untrusted.tar.zst)"
-  assert_status 2
+  assert_play_status 2
   assert_eq 1 "$(recap fleet1 failed)"
   assert_eq "" "$(recap fleet2 ok)" "fleet2 was tried after the canary failed"
 
@@ -207,7 +207,7 @@ test_fleet_5_https_source_and_bad_inputs_switch_no_host() {
   cp www/app-v2.tar.zst.minisig www/app-bad.tar.zst.minisig
   echo "$(sha256sum www/app-v1.tar.zst | cut -d' ' -f1)  app-bad.tar.zst" >www/app-bad.tar.zst.sha256
   play checksum all-at-once.yml -e "droot_artifact_url=https://127.0.0.1:$HTTPS_PORT/app-bad.tar.zst"
-  assert_status 2
+  assert_play_status 2
   assert_eq 4 "$(grep -c 'fatal: \[fleet[0-9]\]: FAILED!.*The checksum for /var/cache/droot/app-bad.tar.zst did not match' <<<"$out" || true)" "checksum mismatch on every host: $out"
   for i in $(seq "$FLEET_N"); do
     on "$i" test ! -e /var/cache/droot/app-bad.tar.zst || fail "fleet$i kept the bad download"
@@ -215,7 +215,7 @@ test_fleet_5_https_source_and_bad_inputs_switch_no_host() {
 
   # an object that is not in the bucket
   play missing all-at-once.yml -e "$(s3 app-v9.tar.zst)"
-  assert_status 2
+  assert_play_status 2
   assert_eq 4 "$(grep -c 'fatal: \[fleet[0-9]\]: FAILED!.*\(404\|Not Found\|does not exist\)' <<<"$out" || true)" "missing object on every host: $out"
 
   assert_eq "$before" "$(for i in $(seq "$FLEET_N"); do host_fingerprint "$i"; done)" "a host switched or restarted"
@@ -227,7 +227,7 @@ test_fleet_5_https_source_and_bad_inputs_switch_no_host() {
   mark=$(s3_mark)
   play v2-https-delta all-at-once.yml -e "droot_artifact_url=https://127.0.0.1:$HTTPS_PORT/app-v2.tar.zst" \
     -e "droot_delta_url=https://127.0.0.1:$HTTPS_PORT/app-v2.delta.tar.zst"
-  assert_status 0
+  assert_play_status 0
   assert_eq "fleet1=v2/v2 fleet2=v2/v2 fleet3=v2/v2 fleet4=v2/v2" "$(fleet_state)"
   assert_eq "$((4 * $(stat -c %s www/app-v2.delta.tar.zst))) 0" \
     "$(tail -c +"$((mark + 1))" nginx/logs/access.log | awk -v p="$HTTPS_PORT" '$1 == p && $2 == "GET" && $3 == "/app-v2.delta.tar.zst" { d += $5 }
@@ -263,7 +263,7 @@ test_fleet_6_delta_where_the_host_holds_its_base_the_full_artifact_elsewhere() {
 
   mark=$(s3_mark)
   play v2-delta all-at-once.yml -e "$(s3 app-v2.tar.zst)" -e droot_delta_s3=s3://artifacts/app-v2.delta.tar.zst
-  assert_status 0
+  assert_play_status 0
   assert_eq "fleet1=v2/v2 fleet2=v2/v2 fleet3=v2/v2 fleet4=v2/v2" "$(fleet_state)"
   # what each host fetched, by the store's log; and the release it runs (named after the payload it deployed)
   for i in 1 2; do
@@ -289,7 +289,7 @@ test_fleet_6_delta_where_the_host_holds_its_base_the_full_artifact_elsewhere() {
   # the same play again: every host is current, whichever artifact it took; nothing fetched but signatures
   mark=$(s3_mark)
   play v2-delta-again all-at-once.yml -e "$(s3 app-v2.tar.zst)" -e droot_delta_s3=s3://artifacts/app-v2.delta.tar.zst
-  assert_status 0
+  assert_play_status 0
   for i in $(seq "$FLEET_N"); do
     assert_eq 0 "$(recap "fleet$i" changed)" "fleet$i: changed on a re-run with the delta"
     assert_eq "0 0" "$(fetched_bytes "$i" app-v2.delta.tar.zst "$mark") $(fetched_bytes "$i" app-v2.tar.zst "$mark")" \
