@@ -72,10 +72,19 @@ engine_api() {
   fi
 }
 
-# A free TCP port on 127.0.0.1.
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+# free_ports N: N distinct free TCP ports on 127.0.0.1, one per line. One process holds all N sockets until it
+# has them all: separate calls can return one port twice (each socket is closed before the next bind), and, in
+# fleet_lib.sh, nginx then takes a machine's proxy port for its HTTPS server (the same address in two servers is
+# one listening socket: the proxy port speaks TLS, and that machine's aws CLI gets 400 on every request).
+free_ports() {
+  python3 -c 'import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks: s.bind(("127.0.0.1", 0))
+print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
 }
+
+# A free TCP port on 127.0.0.1 (for several at once, free_ports).
+free_port() { free_ports 1; }
 
 # start_registry [htpasswd-file]: sets REG (127.0.0.1:PORT) and REG_DIR; stopped (by pid) when the test exits.
 start_registry() {

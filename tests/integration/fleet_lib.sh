@@ -94,19 +94,6 @@ fleet_static_exec() {
   echo "$dir/src/exec/droot-exec"
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# free_ports N: N distinct free TCP ports on 127.0.0.1, one per line. One process holds all N sockets until it
-# has them all: N calls of free_port can return one port twice (each socket is closed before the next bind),
-# and nginx then takes, say, a machine's proxy port for the HTTPS server (the same address in two servers is one
-# listening socket: the proxy port speaks TLS, and that machine's aws CLI gets 400 on every request).
-free_ports() {
-  python3 -c 'import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks: s.bind(("127.0.0.1", 0))
-print("\n".join(str(s.getsockname()[1]) for s in socks))' "$1"
-}
-
 wait_port() {  # port what
   for _ in $(seq 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0

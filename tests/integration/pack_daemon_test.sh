@@ -23,10 +23,6 @@ make_tls_certs() {  # DIR: a CA, a server cert for 127.0.0.1 and a client cert, 
   )
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 test_tcp_with_tls_verify_and_cert_path() {
   make_tls_certs "$TEST_TMP/certs"
   local port
