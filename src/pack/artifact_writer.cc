@@ -74,6 +74,11 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
       int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
       zstd_ = std::make_unique<ZstdStream>(options.level >= 0 ? options.level : 3, threads, options.long_window_log,
                                            [this](const void* buf, size_t size) { sink(buf, size); });
+      // Long-distance matching finds its matches across the whole window: frames would cut it off.
+      if (options.long_window_log == 0) {
+        frame_bytes_ = options.frame_bytes;
+        content_frame_bytes_ = options.content_frame_bytes;
+      }
       break;
     }
     case Compression::gzip:
@@ -103,7 +108,7 @@ la_ssize_t ArtifactWriter::on_write(archive* a, void* self, const void* buf, siz
   try {
     auto* w = static_cast<ArtifactWriter*>(self);
     if (w->abandoned_) return static_cast<la_ssize_t>(size);
-    if (w->zstd_) w->zstd_->write(buf, size);
+    if (w->zstd_) w->compress(static_cast<const char*>(buf), size);
     else w->sink(buf, size);
     return static_cast<la_ssize_t>(size);
   } catch (const std::exception& e) {
@@ -119,7 +124,77 @@ void ArtifactWriter::sink(const void* buf, size_t size) {
   bytes_written_ += size;
 }
 
-void ArtifactWriter::write_header(archive_entry* entry) {
+void ArtifactWriter::compress(const char* buf, size_t size) {
+  while (!boundaries_.empty() && boundaries_.front() - tar_in_ <= size) {
+    const size_t n = boundaries_.front() - tar_in_;
+    zstd_->write(buf, n);
+    buf += n;
+    size -= n;
+    tar_in_ += n;
+    boundaries_.pop_front();
+    end_frame();
+  }
+  zstd_->write(buf, size);
+  tar_in_ += size;
+}
+
+void ArtifactWriter::end_frame() {
+  zstd_->finish();
+  if (frame_bytes_ == 0) return;
+  frames_.at(frames_ended_++).compressed = bytes_written_ - frame_out_start_;
+  frame_out_start_ = bytes_written_;
+}
+
+void ArtifactWriter::close_frame(uint64_t offset, uint64_t entries, std::optional<ContentKey> content) {
+  if (content && content->sha256.empty())
+    throw Error("internal error: the content frame of a file ended before content_written() gave its sha256");
+  FrameInfo f;
+  f.tar_bytes = offset - frame_start_;
+  f.entries = entries;
+  f.content = std::move(content);
+  frames_.push_back(std::move(f));
+  boundaries_.push_back(offset);
+  frame_start_ = offset;
+  frame_entries_ = 0;
+}
+
+void ArtifactWriter::start_entry(bool new_frame) {
+  if (frame_bytes_ == 0) return;
+  archive* a = archive_.get();
+  // libarchive writes an entry's padding when the next header comes: finish the entry first, so that the tar
+  // offset read next is where this header starts.
+  if (archive_write_finish_entry(a) != ARCHIVE_OK) throw Error("cannot write to " + name_ + ": " + archive_error(a));
+  // Bytes handed to libarchive's first (and only) filter so far, whether or not its block buffer passed them on.
+  const auto offset = static_cast<uint64_t>(archive_filter_bytes(a, 0));
+  if (content_) close_frame(offset, 0, std::exchange(content_, std::nullopt));  // a content frame ends here
+  else if (offset > frame_start_ && (new_frame || offset - frame_start_ >= frame_bytes_))
+    close_frame(offset, frame_entries_, std::nullopt);
+  ++frame_entries_;
+}
+
+void ArtifactWriter::start_content_frame(archive_entry* e) {
+  // Large regular files only (a frame costs an index line and zstd's history at its start), without extended
+  // attributes (a file capability is part of the object key but not of the index line), and at most
+  // kMaxContentFrames of them (the index stays small; what a reader holds in memory is bounded).
+  constexpr size_t kMaxContentFrames = 16384;
+  if (content_frame_bytes_ == 0 || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != nullptr ||
+      archive_entry_size(e) < static_cast<la_int64_t>(content_frame_bytes_) || archive_entry_xattr_count(e) != 0 ||
+      archive_entry_mtime(e) < 0 || content_frames_ >= kMaxContentFrames)
+    return;
+  ++content_frames_;
+  // The header was written whole into libarchive's buffer: the frame of entries ends after it.
+  close_frame(static_cast<uint64_t>(archive_filter_bytes(archive_.get(), 0)), frame_entries_, std::nullopt);
+  content_ = ContentKey{static_cast<uint64_t>(archive_entry_size(e)), "",
+                        static_cast<uint32_t>(archive_entry_perm(e)) & 07777, static_cast<uint64_t>(archive_entry_uid(e)),
+                        static_cast<uint64_t>(archive_entry_gid(e)), static_cast<int64_t>(archive_entry_mtime(e)),
+                        static_cast<uint32_t>(archive_entry_mtime_nsec(e))};
+}
+
+void ArtifactWriter::content_written(const std::string& sha256_hex) {
+  if (content_) content_->sha256 = sha256_hex;
+}
+
+void ArtifactWriter::write_header(archive_entry* entry, bool new_frame, bool content_frame) {
   const char* raw_path = archive_entry_pathname(entry);
   const std::string path = raw_path ? raw_path : "";
   const char* raw_link = archive_entry_hardlink(entry) ? archive_entry_hardlink(entry) : archive_entry_symlink(entry);
@@ -131,9 +206,10 @@ void ArtifactWriter::write_header(archive_entry* entry) {
                 (path_kind == NameEncoding::surrogate ? "name" : "link target") +
                 " contains a UTF-16 surrogate encoded as UTF-8 (bytes ED A0..ED BF), which libarchive's pax writer "
                 "would rewrite; droot keeps names byte-exact, so it refuses this one");
+  start_entry(new_frame);
   archive* a = archive_.get();
   const int rc = archive_write_header(a, entry);
-  if (rc == ARCHIVE_OK) return;
+  if (rc == ARCHIVE_OK) return content_frame ? start_content_frame(entry) : void();
   // The one warning expected: a name that is not UTF-8 was written as binary (see the constructor). The header
   // is complete then; any other warning, or this one for a UTF-8 name, is a real problem.
   const bool binary_expected = path_kind == NameEncoding::binary || link_kind == NameEncoding::binary;
@@ -141,7 +217,7 @@ void ArtifactWriter::write_header(archive_entry* entry) {
   // (libarchive reports it with ARCHIVE_ERRNO_FILE_FORMAT, which is EILSEQ on Linux but not in its public header.)
   if (rc == ARCHIVE_WARN && binary_expected && archive_errno(a) == EILSEQ &&
       message.rfind("Can't translate ", 0) == 0)
-    return;
+    return content_frame ? start_content_frame(entry) : void();
   throw Error("cannot write the tar header of " + path + ": " + message);
 }
 
@@ -199,13 +275,13 @@ ArchiveEntry plain_file_entry(const std::string& path, uint64_t size, int64_t mt
 
 void ArtifactWriter::add_text_file(const std::string& path, std::string_view content, int64_t mtime) {
   ArchiveEntry e = plain_file_entry(path, content.size(), mtime);
-  write_header(e.get());
+  write_header(e.get(), false, false);
   if (!content.empty()) write_data(content.data(), content.size());
 }
 
 void ArtifactWriter::add_file_from_fd(const std::string& path, int fd, uint64_t size, int64_t mtime) {
   ArchiveEntry e = plain_file_entry(path, size, mtime);
-  write_header(e.get());
+  write_header(e.get(), /*new_frame=*/true, /*content_frame=*/false);  // readable without the frames before
   std::vector<char> buf(256 * 1024);
   uint64_t offset = 0;
   while (offset < size) {
@@ -219,7 +295,21 @@ void ArtifactWriter::add_file_from_fd(const std::string& path, int fd, uint64_t 
 PayloadDigests ArtifactWriter::finish_payload() {
   if (archive_write_close(archive_.get()) != ARCHIVE_OK)
     throw Error("cannot finish " + name_ + ": " + archive_error(archive_.get()));
-  if (zstd_) zstd_->finish();
+  if (zstd_) {
+    if (content_)  // droot-pack always ends with the manifest; a content frame must not hold the end blocks
+      throw Error("internal error: the payload ends with a content frame (no entry after a large file)");
+    if (frame_bytes_ != 0) {
+      FrameInfo last;
+      last.tar_bytes = tar_in_ - frame_start_;
+      last.entries = frame_entries_;
+      frames_.push_back(last);
+    }
+    end_frame();
+    if (frame_bytes_ != 0) {
+      const std::string index = make_frame_index(frames_);
+      sink(index.data(), index.size());
+    }
+  }
   payload_done_ = true;
   PayloadDigests d;
   d.blake2b512 = blake_.finish();

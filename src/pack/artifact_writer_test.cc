@@ -12,6 +12,8 @@
 #include "io.h"
 #include "mtree.h"
 
+#include <zstd.h>
+
 using namespace droot;
 using namespace droot::pack;
 
@@ -337,4 +339,173 @@ TEST_CASE("extended attributes are written once, as SCHILY.xattr, and read back 
   REQUIRE(archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK);
   CHECK(std::string(name) == "security.capability");
   CHECK(std::string(static_cast<const char*>(value), size) == cap);
+}
+
+namespace {
+
+// Ends the payload as droot-pack does, with a file list of `list_size` bytes, and returns the memfd's bytes.
+std::string finish_with_list(ArtifactWriter& w, int fd, size_t list_size) {
+  int list = ::memfd_create("list", 0);
+  write_all(list, std::string(list_size, 'l'), "memfd");
+  w.add_file_from_fd(".droot/manifest.mtree", list, list_size, 1700000000);
+  ::close(list);
+  (void)w.finish_payload();
+  std::string bytes(file_size(fd, "memfd"), '\0');
+  pread_exact(fd, bytes.data(), bytes.size(), 0, "memfd");
+  ::close(fd);
+  return bytes;
+}
+
+// A zstd payload of many small entries, framed every `frame_bytes` of tar, with a file list at the end.
+std::string write_framed(uint64_t frame_bytes, int long_window_log = 0, int threads = 2) {
+  int fd = ::memfd_create("framed", 0);
+  CompressionOptions options{Compression::zstd, -1, threads, long_window_log};
+  options.frame_bytes = frame_bytes;
+  ArtifactWriter w(fd, "memfd", options);
+  w.add_text_file(".droot/config.json", "{}\n", 1700000000);
+  for (int i = 0; i < 40; ++i)  // 1.5 KiB of tar each: a header and two data blocks
+    w.add_text_file("srv/f" + std::to_string(i), std::string(700 + i, static_cast<char>('a' + i % 26)), 1700000000);
+  return finish_with_list(w, fd, 3000);
+}
+
+std::string decode_one_frame(std::string_view frame) {
+  REQUIRE(ZSTD_findFrameCompressedSize(frame.data(), frame.size()) == frame.size());  // exactly one frame
+  std::string out(ZSTD_getFrameContentSize(frame.data(), frame.size()) == ZSTD_CONTENTSIZE_UNKNOWN
+                      ? 1 << 20 : ZSTD_getFrameContentSize(frame.data(), frame.size()), '\0');
+  ZSTD_DCtx* d = ZSTD_createDCtx();
+  ZSTD_inBuffer in{frame.data(), frame.size(), 0};
+  ZSTD_outBuffer o{out.data(), out.size(), 0};
+  size_t rc = ZSTD_decompressStream(d, &o, &in);
+  ZSTD_freeDCtx(d);
+  REQUIRE(rc == 0);
+  out.resize(o.pos);
+  return out;
+}
+
+// The entries of a piece of tar that starts at a header and may end without the end-of-archive blocks.
+std::vector<std::string> tar_entries(const std::string& tar) {
+  ArchiveReader r(archive_read_new());
+  archive_read_support_format_tar(r.get());
+  REQUIRE(archive_read_open_memory(r.get(), tar.data(), tar.size()) == ARCHIVE_OK);
+  std::vector<std::string> names;
+  archive_entry* e;
+  int rc;
+  while ((rc = archive_read_next_header(r.get(), &e)) == ARCHIVE_OK) names.push_back(archive_entry_pathname(e));
+  CHECK(rc == ARCHIVE_EOF);
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("zstd frames end at entry boundaries, the file list starts a frame, and the index describes them") {
+  const std::string payload = write_framed(4096);
+  auto index = read_frame_index(payload, "framed");
+  REQUIRE(index.has_value());
+  REQUIRE(index->frames.size() >= 10);  // 40 entries of 1.5 KiB in >= 4 KiB frames, then the list
+  std::string whole_tar;
+  std::vector<std::string> all;
+  uint64_t at = 0;
+  for (size_t i = 0; i < index->frames.size(); ++i) {
+    const FrameInfo& f = index->frames[i];
+    CAPTURE(i);
+    const std::string tar = decode_one_frame(std::string_view(payload).substr(at, f.compressed));
+    at += f.compressed;
+    CHECK(tar.size() == f.tar_bytes);
+    // Every frame can be parsed alone, from its first header, and holds the entries the index says.
+    std::vector<std::string> names = tar_entries(tar);
+    CHECK(names.size() == f.entries);
+    if (i + 2 < index->frames.size()) CHECK(f.tar_bytes >= 4096);  // the last data frame ends at the list
+    all.insert(all.end(), names.begin(), names.end());
+    whole_tar += tar;
+  }
+  CHECK(at + index->index_size == payload.size());
+  // The file list is alone in the last frame (with the tar's end blocks).
+  CHECK(tar_entries(decode_one_frame(std::string_view(payload).substr(at - index->frames.back().compressed,
+                                                                      index->frames.back().compressed))) ==
+        std::vector<std::string>{".droot/manifest.mtree"});
+  CHECK(all.size() == 42);
+  // The frames together are the tar a plain reader sees; the index frame is skipped like the trailer is.
+  CHECK(list_entries(payload) == all);
+  CHECK(tar_entries(whole_tar) == all);
+}
+
+TEST_CASE("one frame and no index: gzip, --long, or framing off") {
+  CHECK_FALSE(read_frame_index(write_framed(0), "one").has_value());
+  CHECK_FALSE(read_frame_index(write_framed(4096, 27), "long").has_value());
+  CHECK(list_entries(write_framed(0)).size() == 42);
+  // The default: frames of 8 MiB, so this small payload is two (the entries, then the file list).
+  int fd = ::memfd_create("default", 0);
+  {
+    ArtifactWriter w(fd, "memfd", CompressionOptions{Compression::zstd, -1, 2});
+    w.add_text_file(".droot/config.json", "{}\n", 1700000000);
+    (void)w.finish_payload();
+  }
+  std::string bytes(file_size(fd, "memfd"), '\0');
+  pread_exact(fd, bytes.data(), bytes.size(), 0, "memfd");
+  ::close(fd);
+  auto index = read_frame_index(bytes, "default");
+  REQUIRE(index.has_value());
+  CHECK(index->frames.size() == 1);
+  CHECK(index->frames[0].entries == 1);
+}
+
+TEST_CASE("framed payloads are reproducible whatever the zstd thread count") {
+  CHECK(write_framed(4096, 0, 1) == write_framed(4096, 0, 2));
+  CHECK(write_framed(4096, 0, 2) == write_framed(4096, 0, 3));
+}
+
+TEST_CASE("a large regular file's content is a frame of its own, keyed in the index; not with xattrs or metadata") {
+  int fd = ::memfd_create("content", 0);
+  CompressionOptions options{Compression::zstd, -1, 2};
+  options.content_frame_bytes = 4096;
+  ArtifactWriter w(fd, "memfd", options);
+  w.add_text_file(".droot/config.json", std::string(5000, '{'), 1700000000);  // metadata: never split
+  auto file = [&](const std::string& path, const std::string& content, bool xattr) {
+    ArchiveEntry e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), path.c_str());
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 04750);
+    archive_entry_set_uid(e.get(), 1000);
+    archive_entry_set_gid(e.get(), 100);
+    archive_entry_set_mtime(e.get(), 1600000000, 123456789);
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(content.size()));
+    if (xattr) archive_entry_xattr_add_entry(e.get(), "security.capability", "\x01\x00\x00\x02", 4);
+    w.write_header(e.get());
+    w.write_data(content.data(), content.size());
+    w.content_written(sha256_hex(content));
+  };
+  std::string big(5000, 'b');
+  big[4999] = 'x';
+  file("small", std::string(4095, 's'), false);
+  file("big", big, false);
+  file("capable", std::string(9000, 'c'), true);
+  file("big2", std::string(4096, 'd'), false);
+  const std::string payload = finish_with_list(w, fd, 9000);
+
+  auto index = read_frame_index(payload, "content");
+  REQUIRE(index.has_value());
+  std::vector<std::string> tars;
+  uint64_t at = 0;
+  for (const FrameInfo& f : index->frames) {
+    tars.push_back(decode_one_frame(std::string_view(payload).substr(at, f.compressed)));
+    CHECK(tars.back().size() == f.tar_bytes);
+    at += f.compressed;
+  }
+  // config .. big's header | big's content | capable .. big2's header | big2's content | the manifest
+  REQUIRE(index->frames.size() == 5);
+  CHECK(index->frames[0].entries == 3);
+  CHECK(index->frames[2].entries == 2);
+  CHECK(index->frames[4].entries == 1);
+  for (size_t i : {1, 3}) {
+    CAPTURE(i);
+    REQUIRE(index->frames[i].content.has_value());
+    CHECK(index->frames[i].entries == 0);
+  }
+  const ContentKey& k = *index->frames[1].content;
+  CHECK(k == ContentKey{5000, sha256_hex(big), 04750, 1000, 100, 1600000000, 123456789});
+  CHECK(tars[1] == big + std::string(120, '\0'));  // the content and its padding to 512, nothing else
+  CHECK(index->frames[3].content->size == 4096);
+  CHECK(tars[3] == std::string(4096, 'd'));
+  CHECK(list_entries(payload) == std::vector<std::string>{".droot/config.json", "small", "big", "capable", "big2",
+                                                          ".droot/manifest.mtree"});
 }

@@ -93,6 +93,7 @@ struct Fixture {
     if (xattr) archive_entry_xattr_add_entry(e.get(), "security.capability", "\x01\x00\x00\x02", 4);
     w.write_header(e.get());
     if (!content.empty()) w.write_data(content.data(), content.size());
+    if (type == AE_IFREG) w.content_written(sha256_hex(content));
   }
 
   std::string path(const std::string& name) const { return dir + "/" + name; }

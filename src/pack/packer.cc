@@ -188,6 +188,7 @@ CopyStats copy_tree(DevLookahead& export_tar, TreeStream& stream, ArtifactWriter
       } else {
         writer.write_header(entry);
         delta->content.replay(write_data);
+        writer.content_written(sha256);
       }
     } else {
       writer.write_header(entry);
@@ -195,6 +196,7 @@ CopyStats copy_tree(DevLookahead& export_tar, TreeStream& stream, ArtifactWriter
         auto [size, sha256] = read_content(path, write_data);
         m.size = size;
         m.sha256 = sha256;
+        writer.content_written(sha256);
       }
     }
     manifest.append(m);

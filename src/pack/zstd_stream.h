@@ -24,7 +24,7 @@ class ZstdStream {
   ZstdStream& operator=(const ZstdStream&) = delete;
 
   void write(const void* data, size_t size);
-  void finish();  // ends the frame (with its content checksum)
+  void finish();  // ends the frame (with its content checksum); a later write() starts the next one
 
  private:
   void pump(const void* data, size_t size, int directive);

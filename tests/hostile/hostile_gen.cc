@@ -7,15 +7,20 @@
 // "valid" with one thing wrong; `droot-hostile-gen --list` prints them. tests/integration/hostile_test.sh
 // asserts what droot-exec says about each.
 #include <fcntl.h>
+#include <zstd.h>
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
+#include "archive_ptr.h"
 #include "error.h"
+#include "frame_index.h"
 #include "hash.h"
 #include "io.h"
 #include "minisign.h"
@@ -34,7 +39,81 @@ struct Spec : testing::PayloadSpec {
   enum class Sign { trailer, none, wrong_key, key_id_mismatch } sign = Sign::trailer;
   std::function<void(std::string& payload, std::string& minisig)> tamper;
   std::function<void(std::string& artifact)> tamper_file;
+  // A frame index at the end of the zstd payload (droot-artifact(5), "Frame index"), before it is signed:
+  // `index_off_by` bytes more compressed bytes than the payload has (0: the true index of its one frame).
+  std::optional<int> frame_index;
+  // A payload cut into zstd frames with srv/big's content (64 KiB, the same in every variant) in a content
+  // frame of its own, as droot-pack does for large files, keyed in the frame index. lies_content ships other
+  // bytes under the key of the usual ones; lies_header gives srv/big mode 0600 under the key of mode 0644.
+  enum class Framed { no, yes, lies_content, lies_header } framed = Framed::no;
 };
+
+std::string noise(size_t size);
+
+// The tar `tar` (uncompressed) as three zstd frames — up to srv/big's header, its content, the rest — and
+// the frame index, srv/big keyed by `key_sha256` and `key_mode` (and its header's size, owner and mtime).
+std::string framed_payload(const std::string& tar, const std::string& key_sha256, uint32_t key_mode) {
+  ArchiveReader r(archive_read_new());
+  archive_read_support_format_tar(r.get());
+  if (archive_read_open_memory(r.get(), tar.data(), tar.size()) != ARCHIVE_OK) throw Error("cannot read the tar back");
+  archive_entry* e = nullptr;
+  uint64_t before = 0, total = 0, data_start = 0;
+  ContentKey key;
+  while (archive_read_next_header(r.get(), &e) == ARCHIVE_OK) {
+    ++total;
+    if (data_start != 0) continue;
+    ++before;
+    if (std::string(archive_entry_pathname(e)) != "srv/big") continue;
+    data_start = static_cast<uint64_t>(archive_filter_bytes(r.get(), 0));  // the header consumed: its data
+    key = ContentKey{static_cast<uint64_t>(archive_entry_size(e)), key_sha256, key_mode,
+                     static_cast<uint64_t>(archive_entry_uid(e)), static_cast<uint64_t>(archive_entry_gid(e)),
+                     static_cast<int64_t>(archive_entry_mtime(e)), static_cast<uint32_t>(archive_entry_mtime_nsec(e))};
+  }
+  if (data_start == 0) throw Error("no srv/big in the tar");
+  const uint64_t content_end = data_start + (key.size + 511) / 512 * 512;
+  auto frame = [](std::string_view bytes) {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+    std::string out(ZSTD_compressBound(bytes.size()), '\0');
+    const size_t n = ZSTD_compress2(c, out.data(), out.size(), bytes.data(), bytes.size());
+    ZSTD_freeCCtx(c);
+    if (ZSTD_isError(n)) throw Error("zstd failed");
+    out.resize(n);
+    return out;
+  };
+  const std::string_view all(tar);
+  const std::string parts[3] = {frame(all.substr(0, data_start)), frame(all.substr(data_start, content_end - data_start)),
+                                frame(all.substr(content_end))};
+  std::vector<FrameInfo> frames(3);
+  frames[0] = FrameInfo{parts[0].size(), data_start, before, std::nullopt};
+  frames[1] = FrameInfo{parts[1].size(), content_end - data_start, 0, key};
+  frames[2] = FrameInfo{parts[2].size(), tar.size() - content_end, total - before, std::nullopt};
+  return parts[0] + parts[1] + parts[2] + make_frame_index(frames);
+}
+
+// The tar bytes and entries of a zstd payload of one frame, read back with libarchive.
+FrameInfo one_frame_of(const std::string& payload) {
+  FrameInfo f{payload.size(), 0, 0, std::nullopt};
+  for (bool raw : {true, false}) {
+    ArchiveReader r(archive_read_new());
+    archive_read_support_filter_zstd(r.get());
+    if (raw) archive_read_support_format_raw(r.get());
+    else archive_read_support_format_tar(r.get());
+    if (archive_read_open_memory(r.get(), payload.data(), payload.size()) != ARCHIVE_OK)
+      throw Error("cannot read the payload back: " + archive_error(r.get()));
+    archive_entry* e = nullptr;
+    while (archive_read_next_header(r.get(), &e) == ARCHIVE_OK) {
+      if (!raw) {
+        ++f.entries;
+        continue;
+      }
+      char buf[65536];
+      la_ssize_t n;
+      while ((n = archive_read_data(r.get(), buf, sizeof buf)) > 0) f.tar_bytes += static_cast<uint64_t>(n);
+    }
+  }
+  return f;
+}
 
 std::vector<Node> valid_rootfs(const std::string& variant) {
   Node ping("bin/ping", 'f', 0755, "not really ping\n");
@@ -101,6 +180,16 @@ std::map<std::string, std::function<void(Spec&)>> cases() {
   std::map<std::string, std::function<void(Spec&)>> c;
   c["valid"] = [](Spec&) {};
   c["valid-gzip"] = [](Spec& s) { s.compression = Compression::gzip; };
+  // With a frame index, as droot-pack writes one (a payload of one frame: the index is what is tested).
+  c["frame-index"] = [](Spec& s) { s.frame_index = 0; };
+  // Frames and a content frame (srv/big) as droot-pack writes them; ARG as for valid.
+  c["framed"] = [](Spec& s) { s.framed = Spec::Framed::yes; };
+  // srv/big's content frame keyed as the usual content, shipping other bytes.
+  c["framed-lies-content"] = [](Spec& s) { s.framed = Spec::Framed::lies_content; };
+  // srv/big's header says mode 0600, its content frame's key 0644.
+  c["framed-lies-header"] = [](Spec& s) { s.framed = Spec::Framed::lies_header; };
+  // A frame index that says the frame is one byte longer than it is.
+  c["bad-frame-index"] = [](Spec& s) { s.frame_index = 1; };
   // An image created a year before "valid" (the no-silent-downgrade test).
   c["older"] = [](Spec& s) { s.created = "2022-11-14T22:13:20Z"; };
   // Deltas against "valid" (any variant): the files every variant shares are not shipped. ARG as for valid.
@@ -229,7 +318,23 @@ minisign::SecretKey key_in(const std::string& dir, const std::string& name) {
 std::string build(const std::string& name, Spec& spec, const std::string& arg, const Keys& keys) {
   spec.image_ref = "hostile:" + name;
   if (name == "big") spec.rootfs.push_back({"srv/big", 'f', 0644, noise(std::stoul(arg.empty() ? "8" : arg) << 20)});
-  std::string payload = testing::build_payload(spec);
+  std::string payload;
+  if (spec.framed != Spec::Framed::no) {
+    const std::string big = noise(64 << 10);
+    std::string shipped = big;
+    if (spec.framed == Spec::Framed::lies_content) std::reverse(shipped.begin(), shipped.end());
+    spec.rootfs.push_back({"srv/big", 'f', spec.framed == Spec::Framed::lies_header ? 0600u : 0644u, shipped});
+    Spec plain = spec;
+    plain.compression = Compression::none;
+    payload = framed_payload(testing::build_payload(plain), sha256_hex(big), 0644);
+  } else {
+    payload = testing::build_payload(spec);
+  }
+  if (spec.frame_index) {
+    FrameInfo f = one_frame_of(payload);
+    f.compressed += static_cast<uint64_t>(*spec.frame_index);
+    payload += make_frame_index({f});
+  }
   if (spec.sign == Spec::Sign::none) return payload;
 
   Digest blake = Digest::blake2b512();

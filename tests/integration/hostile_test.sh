@@ -69,6 +69,65 @@ test_manifest_entry_missing_from_archive() { refused missing-from-archive 0 "mis
 test_mode_differs_from_manifest() { refused mode-differs 0 "mode 'bin/su': mode 4755, manifest says 0755"; }
 test_no_manifest() { refused no-manifest 0 "no .droot/manifest.mtree"; }
 test_entry_after_manifest() { refused after-manifest 0 "entry 'zz-late': comes after .droot/manifest.mtree"; }
+# A frame index (droot-artifact(5)) is read only once the payload is verified; a malformed one is refused by
+# verify and deploy alike, a well-formed one changes nothing about what is deployed.
+test_malformed_frame_index() {
+  refused bad-frame-index 125 "bad-frame-index.tar.zst: the payload's frame index is malformed (its frames are larger than the payload)" \
+    "pack it again"
+}
+test_frame_index_is_accepted() {
+  local art
+  art=$(gen frame-index)
+  run "$EXEC" verify -p art/test.pub "$art"
+  assert_status 0
+  assert_contains "$out" "zstd frames: 1, indexed"
+  run "$EXEC" verify --json -p art/test.pub "$art"
+  assert_contains "$out" '"frames":1'
+  deploy_ok "$art" dest
+  assert_eq "$(cat dest/current/srv/version)" "v1"
+}
+# Content frames (droot-artifact(5), "Frame index"): a large file's content frame whose object DEST already
+# holds is not decoded. An index that lies about one is refused whether DEST holds the object (the frame is
+# skipped) or not (it is decoded), and DEST is left as it was.
+test_content_frame_of_a_stored_object_is_not_decoded() {
+  deploy_ok "$(gen framed v1)" dest
+  local before
+  before=$(readlink -f dest/current)
+  run "$EXEC" deploy --json -p art/test.pub "$(gen framed v2)" dest
+  assert_status 0
+  assert_contains "$out" '"not_decoded_files":1,'
+  assert_eq "$(cat dest/current/srv/version)" "v2"
+  cmp "$before/srv/big" dest/current/srv/big || fail "srv/big differs between the releases"
+  [ "$(stat -c %i "$before/srv/big")" = "$(stat -c %i dest/current/srv/big)" ] ||
+    fail "srv/big is not the stored object of the first release"
+  run "$EXEC" check dest
+  assert_status 0
+}
+# refused_over BASE CASE TEXT...: CASE (variant v2) refused by a deploy into a DEST holding BASE (v1), naming
+# every TEXT, and DEST unchanged.
+refused_over() {
+  local base="$1" case="$2" art before text
+  shift 2
+  rm -rf dest
+  deploy_ok "$(gen "$base" v1)" dest
+  art=$(gen "$case" v2)
+  before=$(snapshot dest)
+  run "$EXEC" deploy -p art/test.pub "$art" dest
+  assert_status 125
+  for text in "$@"; do assert_contains "$err" "$text"; done
+  assert_eq "$before" "$(snapshot dest)" "DEST changed by a refused deploy of $case"
+  assert_no_temp dest
+}
+test_content_frame_keyed_as_other_content() {
+  # skipped (DEST holds the object it names): the manifest comparison catches it
+  refused_over framed framed-lies-content "modified 'srv/big': content differs"
+  # decoded (DEST does not): the content is checked against the key
+  refused_over valid framed-lies-content "entry 'srv/big': its content (sha256" "is not what the frame index's key for it says"
+}
+test_content_frame_keyed_with_another_mode() {
+  refused_over framed framed-lies-header "entry 'srv/big': its tar header does not match the frame index's key" "mode 0644"
+  refused_over valid framed-lies-header "entry 'srv/big': its tar header does not match the frame index's key"
+}
 test_flipped_byte_in_payload() { refused flip-payload 125 "flip-payload.tar.zst: signature verification failed"; }
 test_flipped_byte_in_trailer_signature() { refused flip-trailer 125 "signature verification failed"; }
 test_flipped_byte_in_trusted_comment() { refused flip-comment 125 "trusted comment"; }

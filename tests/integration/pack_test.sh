@@ -499,12 +499,68 @@ test_long_window_finds_far_repeats_and_the_artifact_deploys() {
   [ "$long" -lt $((plain - 3 * 1024 * 1024)) ] || fail "--long did not find the repeat: $long bytes vs $plain without"
   zstd -lv long.tar.zst 2>&1 | grep -q 'Window Size: 128 MiB' || fail "window not 128 MiB: $(zstd -lv long.tar.zst 2>&1)"
   cmp long.tar.zst long2.tar.zst || fail "two --long packs differ (1 and all worker threads)"
+  # Frames (droot-artifact(5), "Frame index"): the default pack gives the content of every file of 1 MiB or more
+  # a frame (data/a, b, c; busybox if it is that large), ends the frames of entries around them (the last one
+  # holds dev/ .. sys/, after data/) and before the manifest, and indexes them; --long keeps one frame and no index. zstd -l counts them independently:
+  # the data frames plus two skippable ones (the index, the trailer).
+  local big=3 frames_expected
+  [ "$(stat -c %s /bin/busybox)" -ge 1048576 ] && big=4
+  frames_expected=$((2 * big + 2))
+  run "$EXEC" verify -p k.pub plain.tar.zst
+  assert_status 0
+  assert_contains "$out" "zstd frames: $frames_expected, indexed ($big of them a large file's content)"
+  read -r frames skips _ < <(zstd -l plain.tar.zst | sed -n 2p)
+  assert_eq "$frames $skips" "$((frames_expected + 2)) 2" "zstd -l plain.tar.zst: frames and skippable frames"
+  run "$EXEC" verify -p k.pub long.tar.zst
+  assert_not_contains "$out" "zstd frames"
+  read -r frames skips _ < <(zstd -l long.tar.zst | sed -n 2p)
+  assert_eq "$frames $skips" "2 1" "zstd -l long.tar.zst: one data frame and the trailer"
   zstd -dc long.tar.zst | tar -t | grep -x 'data/c' >/dev/null || fail "zstd -dc | tar -t cannot read the --long artifact"
   run "$EXEC" deploy -q -p k.pub long.tar.zst dest
   assert_status 0
   cmp root/data/c dest/current/data/c || fail "deployed data/c differs"
   cmp root/data/a dest/current/data/a || fail "deployed data/a differs"
   docker_cli rmi "droot-test/far-repeat:$$" >/dev/null
+}
+
+# A full artifact deployed over a release that holds most of its files: the content frames of the large files
+# DEST's store already has are not decoded (droot-artifact(5), "Frame index"), and the release is the same.
+test_full_artifact_over_an_earlier_release_decodes_only_what_changed() {
+  mkdir -p root/data root/bin
+  cp /bin/busybox root/bin/busybox
+  head -c 3M /dev/urandom >root/data/big
+  head -c 2M /dev/urandom >root/data/changes
+  echo v1 >root/data/version
+  tar -C root --numeric-owner -cf - . | docker_cli import - "droot-test/frames:1-$$" >/dev/null
+  head -c 2M /dev/urandom >root/data/changes
+  echo v2 >root/data/version
+  tar -C root --numeric-owner -cf - . | docker_cli import - "droot-test/frames:2-$$" >/dev/null
+  make_test_key
+  "$PACK" -q -s k.sec --source-date-epoch 1700000000 -o v1.tar.zst "droot-test/frames:1-$$"
+  "$PACK" -q -s k.sec --source-date-epoch 1700000000 -o v2.tar.zst "droot-test/frames:2-$$"
+  run "$EXEC" deploy -q -p k.pub v1.tar.zst dest
+  assert_status 0
+  run "$EXEC" deploy --json -p k.pub v2.tar.zst dest
+  assert_status 0
+  local unchanged=1  # data/big; busybox too when it has a content frame
+  [ "$(stat -c %s /bin/busybox)" -ge 1048576 ] && unchanged=2
+  assert_contains "$out" "\"not_decoded_files\":$unchanged,"
+  grep -Eq '"stored_files":2[,}]' <<<"$out" || fail "not 2 files written (data/changes, data/version): $out"
+  cmp root/data/big dest/current/data/big || fail "data/big (not decoded, linked) differs"
+  cmp root/data/changes dest/current/data/changes || fail "data/changes differs"
+  assert_eq "$(cat dest/current/data/version)" "v2"
+  run "$EXEC" check dest
+  assert_status 0
+  # The same artifact into an empty DEST decodes everything, and gives the same tree.
+  run "$EXEC" deploy --json -p k.pub v2.tar.zst empty
+  assert_status 0
+  assert_contains "$out" '"not_decoded_files":0,'
+  assert_eq "$(cd dest/current && find . -mindepth 1 -path ./.droot -prune -o -printf '%p %m %U %G %s %T@\n' | sort)" \
+    "$(cd empty/current && find . -mindepth 1 -path ./.droot -prune -o -printf '%p %m %U %G %s %T@\n' | sort)" "the two trees"
+  run "$EXEC" deploy -v -p k.pub v2.tar.zst dest  # again: data/changes is in the store now too; the summary says it
+  assert_status 0
+  assert_contains "$out" "not decoded: $((unchanged + 1)) large files"
+  docker_cli rmi "droot-test/frames:1-$$" "droot-test/frames:2-$$" >/dev/null
 }
 
 test_long_window_bad_uses_are_refused_and_write_nothing() {

@@ -22,15 +22,16 @@ constexpr unsigned char kZstdMagic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 
 }  // namespace
 
-Decompressor::Decompressor(int fd, uint64_t size, std::string name)
+Decompressor::Decompressor(int fd, uint64_t size, std::string name, FrameSkipping skipping)
     : fd_(fd), size_(size), name_(std::move(name)), compressed_{std::vector<char>(kChunkSize), std::vector<char>(kChunkSize)},
-      sha256_(Digest::sha256()),
+      skipping_(std::move(skipping)), sha256_(Digest::sha256()),
       ahead_([this](char* buf, size_t n) { return produce(buf, n); }, kChunkSize, kQueuedChunks + 2) {}
 
 size_t Decompressor::produce(char* buf, size_t n) {
   // Every error reaches the consumer as a droot::Error with its message, whatever was thrown.
   try {
     if (!opened_) open();
+    if (zstd_ && skipping_.index) return produce_frames(buf, n);
     return zstd_ ? produce_zstd(buf, n) : produce_archive(buf, n);
   } catch (const Error&) {
     throw;
@@ -54,6 +55,11 @@ void Decompressor::open() {
         ZSTD_isError(ZSTD_DCtx_setParameter(zstd_.get(), ZSTD_d_forceIgnoreChecksum, ZSTD_d_ignoreChecksum)))
       throw Error("cannot configure the zstd decoder");
     in_ = {compressed_[current_].data(), first_block_, 0};
+    if (skipping_.index) {
+      skipped_.assign(skipping_.index->frames.size(), false);
+      plan_skips(0, 0);
+      next_frame(0, 0);
+    }
     return;
   }
   open_archive();
@@ -79,6 +85,120 @@ size_t Decompressor::produce_zstd(char* buf, size_t n) {
   if (!frame_complete_) throw Error(name_ + ": corrupt payload: the zstd stream ends in the middle of a frame");
   zstd_.reset();  // the decoder's memory is not needed while the tar parser finishes
   return end_of_stream();
+}
+
+size_t Decompressor::produce_frames(char* buf, size_t n) {
+  const std::vector<FrameInfo>& frames = skipping_.index->frames;
+  ZSTD_outBuffer out{buf, n, 0};
+  if (frame_done_) {  // after handing over the end of the last frame: a skipped one is read past only now
+    frame_done_ = false;
+    next_frame(frame_ + 1, frame_tar_start_ + frames[frame_].tar_bytes);
+  }
+  while (frame_ < frames.size() && out.pos < out.size) {
+    const FrameInfo& f = frames[frame_];
+    if (in_.pos == in_.size && frame_in_left_ > 0) {
+      const size_t got = read_compressed();
+      if (got == 0) index_mismatch("frame " + std::to_string(frame_ + 1) + " goes past the payload's end");
+      in_ = {compressed_[current_].data(), got, 0};
+    }
+    // Only this frame's bytes: the decoder must not run on into a frame that is to be skipped.
+    ZSTD_inBuffer part{in_.src, in_.pos + static_cast<size_t>(std::min<uint64_t>(in_.size - in_.pos, frame_in_left_)),
+                       in_.pos};
+    const size_t before = out.pos;
+    const size_t rc = ZSTD_decompressStream(zstd_.get(), &out, &part);
+    if (ZSTD_isError(rc)) throw Error(name_ + ": corrupt payload: zstd: " + ZSTD_getErrorName(rc));
+    const size_t consumed = part.pos - in_.pos;
+    in_.pos = part.pos;
+    frame_in_left_ -= consumed;
+    frame_out_ += out.pos - before;
+    auto which = [&] { return "frame " + std::to_string(frame_ + 1); };
+    if (frame_out_ > f.tar_bytes) index_mismatch(which() + " decodes to more than " + std::to_string(f.tar_bytes) + " bytes");
+    if (rc == 0) {
+      if (frame_in_left_ != 0) index_mismatch(which() + " ends before its " + std::to_string(f.compressed) + " bytes");
+      if (frame_out_ != f.tar_bytes)
+        index_mismatch(which() + " decodes to " + std::to_string(frame_out_) + " bytes, not " + std::to_string(f.tar_bytes));
+      if (out.pos > 0) {  // a chunk never holds bytes of two frames (see the header)
+        frame_done_ = true;
+        return out.pos;
+      }
+      next_frame(frame_ + 1, frame_tar_start_ + f.tar_bytes);
+      continue;
+    }
+    if (frame_in_left_ == 0 && consumed == 0 && out.pos == before)
+      index_mismatch(which() + " does not end within its " + std::to_string(f.compressed) + " bytes");
+  }
+  if (out.pos > 0) return out.pos;
+  zstd_.reset();
+  return end_of_stream();  // the index itself, read and hashed like every byte of the payload
+}
+
+void Decompressor::next_frame(size_t j, uint64_t tar_offset) {
+  const std::vector<FrameInfo>& frames = skipping_.index->frames;
+  for (; j < frames.size() && skipped_[j]; ++j) {
+    skip_compressed(frames[j].compressed);
+    tar_offset += frames[j].tar_bytes;
+  }
+  frame_ = j;
+  frame_tar_start_ = tar_offset;
+  frame_out_ = 0;
+  if (j == frames.size()) return;
+  frame_in_left_ = frames[j].compressed;
+  // Before a byte of frame j is handed over, the frames after it are decided: when the tar parser reaches the
+  // end of frame j, a Skip recorded there is already visible to it.
+  plan_skips(j + 1, tar_offset + frames[j].tar_bytes);
+}
+
+void Decompressor::plan_skips(size_t j, uint64_t tar_offset) {
+  const std::vector<FrameInfo>& frames = skipping_.index->frames;
+  if (!skipping_.stored) return;
+  for (; j < frames.size() && frames[j].content; ++j) {
+    const bool stored = skipping_.stored(*frames[j].content);
+    {
+      std::lock_guard lock(skips_m_);
+      skips_.push_back(Skip{tar_offset, frames[j].tar_bytes, *frames[j].content, !stored});
+    }
+    if (!stored) return;  // decoded: it plans what follows it when it starts
+    skipped_[j] = true;
+    tar_offset += frames[j].tar_bytes;
+  }
+}
+
+void Decompressor::skip_compressed(uint64_t bytes) {
+  while (bytes > 0) {
+    if (in_.pos == in_.size) {
+      const size_t got = read_compressed();
+      if (got == 0) index_mismatch("a skipped frame goes past the payload's end");
+      in_ = {compressed_[current_].data(), got, 0};
+    }
+    const auto take = static_cast<size_t>(std::min<uint64_t>(bytes, in_.size - in_.pos));
+    in_.pos += take;
+    bytes -= take;
+  }
+}
+
+void Decompressor::index_mismatch(const std::string& what) const {
+  throw Error(name_ + ": the payload does not match its frame index (" + what +
+              "); the artifact was not written by droot-pack, or by a broken one: pack it again");
+}
+
+std::optional<Skip> Decompressor::content_frame_at(uint64_t tar_offset) {
+  std::lock_guard lock(skips_m_);
+  if (skips_.empty() || skips_.front().tar_offset > tar_offset) return std::nullopt;
+  if (skips_.front().tar_offset < tar_offset)
+    index_mismatch("the content frame at tar offset " + std::to_string(skips_.front().tar_offset) +
+                   " is not where a regular file's data starts");
+  return skips_.front();
+}
+
+std::optional<Skip> Decompressor::next_content_frame() {
+  std::lock_guard lock(skips_m_);
+  if (skips_.empty()) return std::nullopt;
+  return skips_.front();
+}
+
+void Decompressor::pop_skip() {
+  std::lock_guard lock(skips_m_);
+  if (!skips_.empty()) skips_.pop_front();
 }
 
 size_t Decompressor::produce_archive(char* buf, size_t n) {
@@ -169,6 +289,9 @@ std::string Decompressor::finish() {
   // The end is handed over only after the thread hashed the last compressed byte (produce()).
   while (!next().empty()) {
   }
+  if (std::optional<Skip> left = next_content_frame())
+    index_mismatch("the content frame at tar offset " + std::to_string(left->tar_offset) +
+                   " is not where a regular file's data starts");
   return sha256_hex_;
 }
 

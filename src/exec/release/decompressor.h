@@ -12,9 +12,20 @@
 // each frame, which can add nothing to the SHA-256 of the very same compressed bytes that was verified before
 // and is checked again after; and that SHA-256 runs on a thread of its own (BackgroundDigest) over the block
 // just read while this one decodes it. gzip and uncompressed payloads go through libarchive as before.
+//
+// With a frame index (frame_index.h) the payload is decoded frame by frame, each exactly as long as the index
+// says (anything else is an error), and a *content frame* whose object the store already has is not decoded
+// at all: its compressed bytes are still read and hashed, but no tar bytes come out for it. The decision is
+// made before any byte of the frame in front of it is handed over, and recorded as a Skip; the tar parser's
+// side (payload_reader.h) asks for it when it meets the file's header and lets libarchive skip exactly those
+// bytes. Every chunk handed over ends at a frame's end, so libarchive never holds bytes past a skipped frame.
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,9 +36,26 @@
 
 #include "archive_ptr.h"
 #include "background_digest.h"
+#include "frame_index.h"
 #include "read_ahead.h"
 
 namespace droot::exec {
+
+// A content frame: the tar bytes [tar_offset, tar_offset + tar_bytes) of its file's content, and whether it
+// is decoded (the tar parser checks the file against the key) or skipped (the file is linked from the store).
+struct Skip {
+  uint64_t tar_offset = 0;
+  uint64_t tar_bytes = 0;
+  ContentKey key;
+  bool decoded = false;
+};
+
+struct FrameSkipping {
+  const FrameIndex* index = nullptr;  // the verified payload's; nullptr: decode it as one stream
+  // Whether the store already holds the object of this content frame's file; called on the decompression
+  // thread. Unset: every frame is decoded (frame by frame, still checked against the index).
+  std::function<bool(const ContentKey&)> stored;
+};
 
 class Decompressor {
  public:
@@ -36,7 +64,7 @@ class Decompressor {
 
   // Decompresses bytes [0, size) of `fd` (the trailer is never read). `name` is for errors. The thread
   // starts here; nothing is read before.
-  Decompressor(int fd, uint64_t size, std::string name);
+  Decompressor(int fd, uint64_t size, std::string name, FrameSkipping skipping = {});
   ~Decompressor() = default;  // ahead_ stops and joins the thread, whatever state it is in
   Decompressor(const Decompressor&) = delete;
   Decompressor& operator=(const Decompressor&) = delete;
@@ -45,7 +73,16 @@ class Decompressor {
   // with the decompression or read error.
   std::span<const char> next() { return ahead_.next(); }
 
-  // Waits for the thread to have read and hashed every compressed byte, and returns their sha256 (hex).
+  // The content frame whose data starts at tar offset `tar_offset` (where a file's header ended), decoded or
+  // skipped: the thread has always decided by the time the bytes in front of it were handed over. A content
+  // frame before `tar_offset` that nobody took is an error (it was no file's content). pop_skip() removes it.
+  std::optional<Skip> content_frame_at(uint64_t tar_offset);
+  // The next content frame, whatever its offset.
+  std::optional<Skip> next_content_frame();
+  void pop_skip();
+
+  // Waits for the thread to have read and hashed every compressed byte, and returns their sha256 (hex). A
+  // content frame nobody took is an error.
   // Decompressed bytes nobody asked for (the tar's zero padding) are discarded.
   std::string finish();
 
@@ -57,6 +94,12 @@ class Decompressor {
   size_t produce(char* buf, size_t n);
   size_t produce_zstd(char* buf, size_t n);
   size_t produce_archive(char* buf, size_t n);
+  size_t produce_frames(char* buf, size_t n);  // zstd with a frame index
+  void next_frame(size_t j, uint64_t tar_offset);  // skips what was decided, starts the next frame to decode
+  // Decides frames j, j+1, … (j starting at `tar_offset`) while they are content frames the store has.
+  void plan_skips(size_t j, uint64_t tar_offset);
+  void skip_compressed(uint64_t bytes);        // reads (and hashes) bytes of the payload without decoding them
+  [[noreturn]] void index_mismatch(const std::string& what) const;
   size_t end_of_stream();  // hashes what is left of [0, size) and returns 0
   void open();
   void open_archive();
@@ -79,6 +122,17 @@ class Decompressor {
   std::unique_ptr<ZSTD_DCtx, FreeDCtx> zstd_;  // a zstd payload, from open() to the end of the stream
   ZSTD_inBuffer in_{};                         // the part of the current block zstd has not consumed
   bool frame_complete_ = false;                // zstd's last call ended a frame
+  // With a frame index: the frame being decoded, its compressed bytes not given to zstd yet, the tar bytes it
+  // has produced, and the tar offset where it starts.
+  FrameSkipping skipping_;
+  size_t frame_ = 0;
+  uint64_t frame_in_left_ = 0;
+  uint64_t frame_out_ = 0;
+  uint64_t frame_tar_start_ = 0;
+  bool frame_done_ = false;        // frame_ ended in the chunk handed over last
+  std::vector<bool> skipped_;      // per frame: not decoded (set by plan_skips)
+  std::mutex skips_m_;
+  std::deque<Skip> skips_;         // decided, not yet taken by the tar parser's side
   ArchiveReader archive_;   // any other payload, from open() to the end of the stream
   std::string sha256_hex_;  // set at the end of the stream
   BackgroundDigest sha256_; // before ahead_: produce() feeds it until the end

@@ -192,3 +192,131 @@ TEST_CASE("Decompressor: a zstd consumer that gives up early does not leave eith
 }
 
 }  // namespace droot::exec
+
+// ---- with a frame index (frame_index.h) ----
+
+namespace droot::exec {
+namespace {
+
+struct Framed {
+  std::string payload;  // the frames and the index
+  FrameIndex index;
+  std::vector<std::string> tars;  // what each frame decodes to
+};
+
+// Frames of the given tar bytes (each a multiple of 512); `content` marks the content frames.
+Framed framed(const std::vector<std::string>& tars, const std::vector<bool>& content) {
+  Framed f;
+  std::vector<FrameInfo> infos;
+  for (size_t i = 0; i < tars.size(); ++i) {
+    FrameInfo info;
+    std::string frame = zstd_frame(tars[i]);
+    info.compressed = frame.size();
+    info.tar_bytes = tars[i].size();
+    info.entries = content[i] ? 0 : 1;
+    if (content[i]) info.content = ContentKey{tars[i].size(), sha256_hex(tars[i]), 0644, 0, 0, 1700000000, 0};
+    f.payload += frame;
+    infos.push_back(info);
+  }
+  f.payload += make_frame_index(infos);
+  f.index = *read_frame_index(f.payload, "framed");
+  f.tars = tars;
+  return f;
+}
+
+std::string block(char c, size_t blocks) { return std::string(512 * blocks, c); }
+
+}  // namespace
+
+TEST_CASE("Decompressor with a frame index: every frame decoded, whole, chunks never spanning two frames") {
+  const Framed f = framed({block('h', 3), block('c', 2100), block('i', 1), block('d', 4000)}, {false, true, false, true});
+  UniqueFd fd = memory_file(f.payload + "TRAILER");
+  Decompressor d(fd.get(), f.payload.size(), "app.tar.zst", FrameSkipping{&f.index, nullptr});
+  std::string out;
+  std::vector<uint64_t> ends{1536, 1536 + 2100 * 512, 1536 + 2101 * 512, 1536 + 6101 * 512};
+  for (std::span<const char> chunk; !(chunk = d.next()).empty();) {
+    for (uint64_t end : ends) CHECK_FALSE((out.size() < end && out.size() + chunk.size() > end));
+    out.append(chunk.data(), chunk.size());
+  }
+  CHECK(out == f.tars[0] + f.tars[1] + f.tars[2] + f.tars[3]);
+  CHECK(d.finish() == sha256_hex(f.payload));
+}
+
+TEST_CASE("Decompressor with a frame index: a content frame the store has is not decoded, only read and hashed") {
+  const Framed f = framed({block('h', 3), block('c', 2100), block('i', 1), block('d', 4000), block('m', 2)},
+                          {false, true, false, true, false});
+  UniqueFd fd = memory_file(f.payload);
+  std::vector<std::string> asked;
+  FrameSkipping skipping{&f.index, [&](const ContentKey& k) {
+                           asked.push_back(k.sha256);
+                           return k.sha256 == sha256_hex(f.tars[3]);  // the second content frame only
+                         }};
+  Decompressor d(fd.get(), f.payload.size(), "app.tar.zst", skipping);
+  std::string out;
+  for (std::span<const char> chunk; !(chunk = d.next()).empty();) {
+    out.append(chunk.data(), chunk.size());
+    if (out.size() == 1536) {  // the first content frame: not stored, so decoded, and its key still there
+      auto frame = d.content_frame_at(out.size());
+      REQUIRE(frame.has_value());
+      CHECK(frame->decoded);
+      d.pop_skip();
+    }
+    if (out.size() == 1536 + 2101 * 512) {  // the end of the frame in front of the skipped one: decided already
+      CHECK_FALSE(d.content_frame_at(out.size() - 512).has_value());
+      auto skip = d.content_frame_at(out.size());
+      REQUIRE(skip.has_value());
+      CHECK_FALSE(skip->decoded);
+      CHECK(skip->tar_bytes == 4000 * 512);
+      CHECK(skip->key.sha256 == sha256_hex(f.tars[3]));
+      d.pop_skip();
+    }
+  }
+  CHECK(out == f.tars[0] + f.tars[1] + f.tars[2] + f.tars[4]);  // the tar bytes of frame 4 never came out
+  CHECK(asked == std::vector<std::string>{sha256_hex(f.tars[1]), sha256_hex(f.tars[3])});
+  CHECK(d.finish() == sha256_hex(f.payload));  // every compressed byte was read and hashed all the same
+}
+
+TEST_CASE("Decompressor with a frame index: frames that are not what the index says are refused") {
+  const std::vector<std::string> tars{block('h', 3), block('c', 2100), block('m', 2)};
+  Framed f = framed(tars, {false, true, false});
+  SUBCASE("a frame that decodes to fewer bytes than the index says") {
+    f.index.frames[1].tar_bytes += 512;
+    f.index.frames[2].tar_bytes -= 512;
+    UniqueFd fd = memory_file(f.payload);
+    Decompressor d(fd.get(), f.payload.size(), "app.tar.zst", FrameSkipping{&f.index, nullptr});
+    CHECK_THROWS_WITH_AS(drain(d), doctest::Contains("app.tar.zst: the payload does not match its frame index (frame 2 "
+                                                     "decodes to 1075200 bytes, not 1075712)"),
+                         Error);
+  }
+  SUBCASE("frame boundaries that are not the frames'") {
+    f.index.frames[0].compressed += 5;
+    f.index.frames[1].compressed -= 5;
+    UniqueFd fd = memory_file(f.payload);
+    Decompressor d(fd.get(), f.payload.size(), "app.tar.zst", FrameSkipping{&f.index, nullptr});
+    CHECK_THROWS_WITH_AS(drain(d), doctest::Contains("does not match its frame index (frame 1 ends before its"), Error);
+  }
+  SUBCASE("a frame that decodes to more") {
+    f.index.frames[0].tar_bytes -= 512;
+    UniqueFd fd = memory_file(f.payload);
+    Decompressor d(fd.get(), f.payload.size(), "app.tar.zst", FrameSkipping{&f.index, nullptr});
+    CHECK_THROWS_WITH_AS(drain(d), doctest::Contains("frame 1 decodes to more than 1024 bytes"), Error);
+  }
+}
+
+TEST_CASE("Decompressor with a frame index: a content frame that is no file's content is refused") {
+  const Framed f = framed({block('h', 3), block('c', 2100), block('m', 2)}, {false, true, false});
+  UniqueFd fd = memory_file(f.payload);
+  SUBCASE("passed without being taken") {
+    Decompressor d(fd.get(), f.payload.size(), "app.tar.zst", FrameSkipping{&f.index, [](const ContentKey&) { return false; }});
+    std::string out = drain_to_string(d);
+    CHECK_THROWS_WITH_AS(d.content_frame_at(out.size()), doctest::Contains("the content frame at tar offset 1536 is not "
+                                                                            "where a regular file's data starts"),
+                         Error);
+  }
+  SUBCASE("never taken at all") {
+    Decompressor d(fd.get(), f.payload.size(), "app.tar.zst", FrameSkipping{&f.index, [](const ContentKey&) { return false; }});
+    CHECK_THROWS_WITH_AS(d.finish(), doctest::Contains("is not where a regular file's data starts"), Error);
+  }
+}
+
+}  // namespace droot::exec

@@ -17,6 +17,7 @@
 #include "early_writeback.h"
 #include "error.h"
 #include "extract.h"
+#include "frame_index.h"
 #include "kernel_features.h"
 #include "release_store.h"
 #include "beneath.h"
@@ -64,7 +65,7 @@ struct Deployed {
 // Everything between "verified" and "current switched": signals are deferred and polled, so any way out
 // of here before publish() unwinds through ~TempRelease, which removes the temporary tree.
 Deployed build_release(const ReleaseStore& store, const ObjectStore& objects, const VerifiedArtifact& art,
-                       const DeployOptions& o) {
+                       const FrameIndex* frames, const DeployOptions& o) {
   SignalDeferral signals;
   TempRelease temp = store.create_temp();
   ExtractOptions eo;
@@ -77,7 +78,7 @@ Deployed build_release(const ReleaseStore& store, const ObjectStore& objects, co
   {
     EarlyWriteback writeback;
     eo.writeback = &writeback;
-    d.extracted = extract_payload({art.fd.get(), art.payload_size, art.payload_sha256, art.name}, temp.fd(), eo);
+    d.extracted = extract_payload({art.fd.get(), art.payload_size, art.payload_sha256, art.name, frames}, temp.fd(), eo);
   }
   // One syncfs for the whole tree instead of an fsync per file: the data and the directory entries must be
   // on disk before the rename makes the release visible, or a crash could publish empty files.
@@ -139,6 +140,8 @@ void report(const DeployOptions& o, const ReleaseStore& store, const VerifiedArt
                         {"stored_files", d.extracted.stored_files},
                         {"stored_bytes", d.extracted.stored_bytes},
                         {"from_base", d.extracted.from_base},
+                        {"not_decoded_files", d.extracted.not_decoded_files},
+                        {"not_decoded_bytes", d.extracted.not_decoded_bytes},
                         {"pruned", d.pruned},
                         {"seconds", seconds}};
     std::printf("%s\n", j.dump().c_str());
@@ -154,6 +157,10 @@ void report(const DeployOptions& o, const ReleaseStore& store, const VerifiedArt
               static_cast<unsigned long long>(d.extracted.stored_files),
               static_cast<unsigned long long>(d.extracted.stored_bytes),
               d.extracted.delta ? (", a delta: " + std::to_string(d.extracted.from_base) + " files not shipped").c_str() : "");
+  if (d.extracted.not_decoded_files > 0)
+    std::printf("  not decoded: %llu large files (%llu bytes) whose objects DEST already held (the frame index)\n",
+                static_cast<unsigned long long>(d.extracted.not_decoded_files),
+                static_cast<unsigned long long>(d.extracted.not_decoded_bytes));
   for (const auto& p : d.pruned) std::printf("  pruned releases/%s\n", p.c_str());
 }
 
@@ -181,6 +188,9 @@ int cmd_deploy(int argc, char** argv) {
   VerifyOptions vo = verify_options_from(args, store.releases_path());
   VerifiedArtifact art = verify_artifact(o.artifact, vo);
   if (!art.is_signed) say(o, "warning: " + art.name + " is not signed (accepted because of --insecure-unsigned)");
+  // Read only now that the payload is verified; a malformed one is refused (droot-artifact(5), "Frame index").
+  std::optional<FrameIndex> frames;
+  if (art.compression == Compression::zstd) frames = read_frame_index(art.fd.get(), art.payload_size, art.name);
   ObjectStore objects(store.dest_fd(), o.dest, /*create=*/true);
   if (!stale.empty()) objects.collect_garbage();  // what the interrupted deploy had stored
   objects.begin_deploy();
@@ -213,7 +223,7 @@ int cmd_deploy(int argc, char** argv) {
   try {
     Deployed d;
     try {
-      d = build_release(store, objects, art, o);
+      d = build_release(store, objects, art, frames ? &*frames : nullptr, o);
     } catch (...) {
       // Objects this deploy stored are linked by nothing now: remove them (the lock is still held).
       try {

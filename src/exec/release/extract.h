@@ -8,6 +8,8 @@
 #include <functional>
 #include <string>
 
+#include "frame_index.h"
+
 namespace droot::exec {
 
 class EarlyWriteback;
@@ -19,6 +21,7 @@ struct VerifiedPayload {
   uint64_t size = 0;       // bytes [0, size) are the payload
   std::string sha256;      // hex, as computed during verification
   std::string name;        // the artifact, for messages
+  const FrameIndex* frames = nullptr;  // its zstd frame index, read after verification, if it has one
 };
 
 struct ExtractOptions {
@@ -40,6 +43,8 @@ struct ExtractResult {
   uint64_t stored_files = 0;  // new objects written (the rest were in the store already)
   uint64_t stored_bytes = 0;
   uint64_t from_base = 0;     // a delta's files not shipped, linked from the store
+  uint64_t not_decoded_files = 0;  // large files whose content frame was not decoded: the store had them
+  uint64_t not_decoded_bytes = 0;
   bool delta = false;
   std::string config_json;
 };

@@ -11,6 +11,7 @@
 #include "artifact_verify.h"
 #include "commands.h"
 #include "error.h"
+#include "frame_index.h"
 #include "mtree.h"
 #include "payload_reader.h"
 #include "verify_options.h"
@@ -89,6 +90,9 @@ int cmd_verify(int argc, char** argv) {
   const Described described = describe(art);
   if (described.config) check_bases_agree(art, *described.config);
   const bool delta = described.config && described.config->is_delta();
+  // Read only now that the payload is verified; a malformed index fails verify (droot-artifact(5)).
+  std::optional<FrameIndex> frames;
+  if (art.compression == Compression::zstd) frames = read_frame_index(art.fd.get(), art.payload_size, art.name);
   auto field = [&](const char* k) {
     auto it = art.comment_fields.find(k);
     return it == art.comment_fields.end() ? std::string() : it->second;
@@ -99,6 +103,7 @@ int cmd_verify(int argc, char** argv) {
                         {"payload_size", art.payload_size}, {"payload_sha256", art.payload_sha256},
                         {"sha256", art.file_sha256},  {"compression", compression_name(art.compression)},
                         {"trusted_comment", art.trusted_comment}};
+    j["frames"] = frames ? frames->frames.size() : 0;
     if (described.config) {
       j["format"] = described.config->version;
       if (delta) {
@@ -119,6 +124,11 @@ int cmd_verify(int argc, char** argv) {
     else
       std::printf("%s: UNSIGNED (accepted because of --insecure-unsigned), size %llu bytes, sha256 %s\n",
                   art.name.c_str(), static_cast<unsigned long long>(art.file_size), art.file_sha256.c_str());
+    if (frames) {
+      size_t content = 0;
+      for (const FrameInfo& f : frames->frames) content += f.content ? 1 : 0;
+      std::printf("  zstd frames: %zu, indexed (%zu of them a large file's content)\n", frames->frames.size(), content);
+    }
     if (delta) {
       const auto& bases = described.config->delta_bases;
       std::printf("  delta artifact (format %d): it leaves out the files %s already held; made against:\n",
