@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <optional>
 #include <cstdio>
+#include <optional>
 #include <set>
 #include <vector>
 

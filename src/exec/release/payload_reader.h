@@ -5,7 +5,7 @@
 // release is allowed to go live.
 //
 // With a frame index, a large file's content frame that the store already has is not decoded (decompressor.h):
-// the entry loop asks skipped_content() at the file's header, links the object, and libarchive's skip of
+// the entry loop asks content_frame() at the file's header, links the object, and libarchive's skip of
 // the entry's data lands on the skip callback here, which steps over exactly the bytes never produced.
 #pragma once
 
