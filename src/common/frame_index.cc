@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "little_endian.h"
 
 namespace droot {
 namespace {
@@ -13,16 +14,6 @@ namespace {
 constexpr std::string_view kHeaderLine = "droot-frames 1\n";
 constexpr size_t kFooterSize = 8 + kFrameIndexEnd.size();  // LE64 length || "DROOTIDX"
 constexpr size_t kMinSize = 8 + kHeaderLine.size() + kFooterSize;
-
-void put_le(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-uint64_t get_le(std::string_view s, size_t at, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(s[at + i]);
-  return v;
-}
 
 // A decimal number as the writer prints it: digits only, no sign, no leading zero.
 bool parse_number(std::string_view text, uint64_t& out) {

@@ -10,6 +10,7 @@
 #include "blake2b.h"
 #include "error.h"
 #include "io.h"
+#include "little_endian.h"
 
 namespace droot::minisign {
 namespace {
@@ -69,12 +70,6 @@ std::vector<std::string_view> split_lines(std::string_view text) {
     text.remove_prefix(nl + 1);
   }
   return lines;
-}
-
-uint64_t load_le64(const uint8_t* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
 }
 
 void store_le64(uint8_t* p, uint64_t v) {
@@ -163,7 +158,7 @@ constexpr size_t kSecretKeyBytes = 2 + 2 + 2 + 32 + 8 + 8 + 8 + 64 + 32;
 
 std::string key_id_hex(const KeyId& id) {
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(load_le64(id.data())));
+  std::snprintf(buf, sizeof buf, "%016llX", static_cast<unsigned long long>(get_le(id.data(), 8)));
   return buf;
 }
 
@@ -196,8 +191,8 @@ SecretKey parse_secret_key(std::string_view text, const std::string& source, con
   if (raw[0] != 'E' || raw[1] != 'd') throw Error(source + ": unsupported secret key algorithm (expected Ed25519)");
   if (raw[4] != 'B' || raw[5] != '2') throw Error(source + ": unsupported secret key checksum algorithm");
   const uint8_t* salt = raw.data() + 6;
-  uint64_t opslimit = load_le64(raw.data() + 38);
-  uint64_t memlimit = load_le64(raw.data() + 46);
+  uint64_t opslimit = get_le(raw.data() + 38, 8);
+  uint64_t memlimit = get_le(raw.data() + 46, 8);
   uint8_t* keynum_sk = raw.data() + 54;  // key id (8) || secret key (64) || checksum (32)
   bool encrypted = !(raw[2] == 0 && raw[3] == 0);
   if (encrypted) {

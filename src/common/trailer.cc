@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "little_endian.h"
 
 namespace droot {
 namespace {
@@ -14,16 +15,6 @@ constexpr uint32_t kZstdSkippableMagic = 0x184D2A5D;
 // An empty deflate stream (one final static block) followed by CRC32 = 0 and ISIZE = 0.
 constexpr uint8_t kGzipEmptyTail[10] = {0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0};
 constexpr size_t kGzipHeaderSize = 10 + 2 + 4;  // fixed header, XLEN, subfield id + length
-
-void put_le(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
-}
-
-uint64_t get_le(const uint8_t* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
 
 }  // namespace
 
