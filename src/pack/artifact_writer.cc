@@ -75,9 +75,10 @@ ArtifactWriter::ArtifactWriter(int out_fd, std::string out_name, const Compressi
       zstd_ = std::make_unique<ZstdStream>(options.level >= 0 ? options.level : 3, threads, options.long_window_log,
                                            [this](const void* buf, size_t size) { sink(buf, size); });
       // Long-distance matching finds its matches across the whole window: frames would cut it off.
+      // Content frames are frames too: none when framing is off (one frame, no index to key them in).
       if (options.long_window_log == 0) {
         frame_bytes_ = options.frame_bytes;
-        content_frame_bytes_ = options.content_frame_bytes;
+        content_frame_bytes_ = frame_bytes_ != 0 ? options.content_frame_bytes : 0;
       }
       break;
     }

@@ -433,6 +433,26 @@ TEST_CASE("one frame and no index: gzip, --long, or framing off") {
   CHECK_FALSE(read_frame_index(write_framed(0), "one").has_value());
   CHECK_FALSE(read_frame_index(write_framed(4096, 27), "long").has_value());
   CHECK(list_entries(write_framed(0)).size() == 42);
+  // Framing off means no content frame either, whatever the size of a file.
+  {
+    int fd = ::memfd_create("off", 0);
+    CompressionOptions options{Compression::zstd, -1, 2};
+    options.frame_bytes = 0;
+    options.content_frame_bytes = 1024;
+    ArtifactWriter w(fd, "memfd", options);
+    ArchiveEntry e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), "big");
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0644);
+    archive_entry_set_size(e.get(), 4096);
+    w.write_header(e.get());
+    w.write_data(std::string(4096, 'b').data(), 4096);
+    w.content_written(sha256_hex(std::string(4096, 'b')));
+    const std::string bytes = finish_with_list(w, fd, 100);
+    CHECK_FALSE(read_frame_index(bytes, "off").has_value());
+    CHECK(ZSTD_findFrameCompressedSize(bytes.data(), bytes.size()) == bytes.size());  // one frame
+    CHECK(list_entries(bytes) == std::vector<std::string>{"big", ".droot/manifest.mtree"});
+  }
   // The default: frames of 8 MiB, so this small payload is two (the entries, then the file list).
   int fd = ::memfd_create("default", 0);
   {
