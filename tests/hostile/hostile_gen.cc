@@ -7,11 +7,11 @@
 // "valid" with one thing wrong; `droot-hostile-gen --list` prints them. tests/integration/hostile_test.sh
 // asserts what droot-exec says about each.
 #include <fcntl.h>
-#include <zstd.h>
 #include <sys/stat.h>
+#include <zstd.h>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
