@@ -439,7 +439,7 @@ test_run_two_runs_of_one_release_do_not_share_its_state() {
   assert_status 0
 }
 
-# The overlay is taken down after run returns, by a process of droot-exec's own (src/exec/jail/teardown.h): run's
+# The overlay is taken down after run returns, by a process of droot-exec's own (src/exec/jail/overlay_holder.h): run's
 # output still ends with run (the process keeps none of droot-exec's fds), a run right after the previous one
 # waits for its overlay instead of finding the state in use, each write persists, and the process removes
 # overlayfs's work/work once the superblock is gone.

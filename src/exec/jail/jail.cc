@@ -17,9 +17,9 @@
 #include "init.h"
 #include "landlock.h"
 #include "net.h"
+#include "overlay_holder.h"
 #include "rlimits.h"
 #include "seccomp_filter.h"
-#include "teardown.h"
 #include "terminal.h"
 #include "user_namespace.h"
 
@@ -142,11 +142,8 @@ void hand_over_pty(const JailSpec& spec, const TerminalPlan& tty, UniqueFd sock)
     if (tty.on_pty[fd] && dup2(pty.slave.get(), fd) < 0) throw_errno("cannot put the jail's pty on the standard descriptors");
 }
 
-// The jail's root goes to droot-exec (teardown.h) when it is an overlay over a release's state.
-bool overlay_taken_down_apart(const JailSpec& spec) { return spec.mounts.root == RootMode::State && spec.overlay_lock >= 0; }
-
 // PID 1 of the jail, in the namespaces its parent unshared for it. `back`: the socket on which it sends
-// droot-exec the jail's root (teardown.h) and then the pty's master, when the jail has either.
+// droot-exec the pty's master, when the jail has one.
 [[noreturn]] void init_process(const JailSpec& spec, UniqueFd go, const TerminalPlan& tty, UniqueFd back) {
   try {
     // Nothing in the jail may ptrace this process or open its /proc/1/exe (droot-exec's binary on the host)
@@ -167,10 +164,11 @@ bool overlay_taken_down_apart(const JailSpec& spec) { return spec.mounts.root ==
     umask(022);
     if (userns) act_as_jail_root(spec.mounts.id_shift);
     build_jail_root(spec.mounts);
-    if (overlay_taken_down_apart(spec)) {
+    // --userns: the overlay was made here (overlay_root.h); its holder gets the jail's root.
+    if (userns && spec.mounts.root == RootMode::State && spec.mounts.overlay_sock >= 0) {
       UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
       if (!root) throw_errno("cannot open the jail's root");
-      send_fd(back.get(), root.get());
+      send_fd(spec.mounts.overlay_sock, root.get());
     }
     if (userns) {
       enter_user_namespace(spec.mounts.userns_fd);
@@ -207,37 +205,42 @@ int run_jail(const JailSpec& spec) {
   ensure_standard_fds();
   // From here on a SIGTERM waits for the relay loop instead of killing droot-exec with the cgroup left behind.
   block_relayed_signals();
+  // Next, so that it mounts a release's overlay on the other core while the rest is done (overlay_holder.h);
+  // before the PID namespace is unshared, so that it is not in the jail's; after the signals are blocked, so
+  // that it keeps them blocked: a ^C to the terminal's process group must not end it, and its lock, while the
+  // jail still has the overlay.
+  OverlayHolder holder;
+  if (spec.mounts.root == RootMode::State && spec.overlay_lock >= 0)
+    holder = OverlayHolder::start(spec.userns ? nullptr : &spec.mounts.layers, spec.overlay_lock);
   TerminalPlan tty = plan_terminal_for_stdio(spec.tty);
   std::unique_ptr<RunCgroup> cgroup;
   if (spec.limits.any()) cgroup = std::make_unique<RunCgroup>(spec.limits, "droot-run-" + std::to_string(getpid()));
-  // The namespace lives on this fd until init has entered it; init gets a copy of the spec that names it.
+  // The namespace lives on this fd until init has entered it; init gets a copy of the spec that names it, and
+  // the holder's socket.
   UserNamespace userns;
-  JailSpec with_userns;
+  JailSpec with_fds;
   const JailSpec* jail = &spec;
+  if (spec.userns || holder.jail_end() >= 0) {
+    with_fds = spec;
+    with_fds.mounts.overlay_sock = holder.jail_end();
+    jail = &with_fds;
+  }
   if (spec.userns) {
     userns = make_user_namespace(*spec.userns);
-    with_userns = spec;
-    with_userns.mounts.userns_fd = userns.fd();
-    with_userns.mounts.id_shift = static_cast<uint32_t>(spec.userns->base);
-    jail = &with_userns;
+    with_fds.mounts.userns_fd = userns.fd();
+    with_fds.mounts.id_shift = static_cast<uint32_t>(spec.userns->base);
   }
 
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw_errno("cannot create a pipe");
   UniqueFd go_read(fds[0]), go_write(fds[1]);
-  // init sends the jail's root (an overlay over a release's state) and opens the pty in the jail and sends the
-  // master back on this pair (SCM_RIGHTS), in that order.
-  const bool overlay_apart = overlay_taken_down_apart(*jail);
+  // init opens the pty in the jail and sends the master back on this pair (SCM_RIGHTS).
   UniqueFd back_parent, back_child;
-  if (tty.pty || overlay_apart) {
+  if (tty.pty) {
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) throw_errno("cannot create a socket pair");
     back_parent = UniqueFd(fds[0]);
     back_child = UniqueFd(fds[1]);
   }
-  // droot-exec's PID namespace, for the process that takes the overlay down (teardown.h), which must not be in
-  // the jail's. Without it, droot-exec takes the overlay down itself, after the jail, as it used to.
-  UniqueFd own_pid_ns;
-  if (overlay_apart) own_pid_ns = UniqueFd(open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
   // Only the next child is affected: it becomes PID 1 of a new PID namespace; droot-exec stays where it is.
   if (unshare(CLONE_NEWPID) < 0) throw_errno("cannot create a PID namespace");
   std::fflush(nullptr);
@@ -251,32 +254,27 @@ int run_jail(const JailSpec& spec) {
   userns.close_fd();
   go_read.reset();
   back_child.reset();
+  holder.close_jail_end();
   UniqueFd master;
-  OverlayTeardown overlay;
   int status = 0;
   try {
     if (cgroup) cgroup->add(pid);
     if (write(go_write.get(), "g", 1) != 1) throw_errno("cannot start the jail");
     go_write.reset();
     userns.reap();  // while init builds the jail on the other core
-    // EOF instead of the root or a pty: init failed before it made one, and said why; its status is the answer.
-    if (overlay_apart) {
-      UniqueFd root = receive_fd(back_parent.get());
-      if (!root) back_parent.reset();  // no pty will come either
-      overlay = OverlayTeardown::start(std::move(root), jail->overlay_lock, own_pid_ns.get());
-    }
-    if (tty.pty && back_parent) master = receive_fd(back_parent.get());
+    // EOF instead of a pty: init failed before it made one, and said why; its status is the answer.
+    if (tty.pty) master = receive_fd(back_parent.get());
     back_parent.reset();
     if (master) status = relay_terminal(tty, master.get(), pid);
   } catch (...) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
-    overlay.finish();
+    holder.finish();
     throw;
   }
   if (!master) status = relay_signals_until_exit(pid, false);
-  // The jail is gone; its overlay is not, as long as the teardown process holds it.
-  overlay.finish();
+  // The jail is gone; its overlay is not, as long as the holder keeps it.
+  holder.finish();
   return exit_code_of(status);
 }
 

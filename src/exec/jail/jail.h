@@ -4,9 +4,9 @@
 //     │                                  signals to it, removes the cgroup, exits with its status
 //     │                                  [with a pty: the host terminal raw, bytes relayed (terminal.h)]
 //     │                                  [--userns: makes the user namespace first, user_namespace.h]
-//     │                                  [a release's state: receives the jail's root (the overlay) from init
-//     │                                  and hands it to a process of its own, which takes it down after the
-//     │                                  jail, off run's path: teardown.h]
+//     │                                  [a release's state: first makes a process of its own that mounts the
+//     │                                  overlay on the other core and sends it to init, and takes it down
+//     │                                  after the jail, off run's path: overlay_holder.h]
 //     └─ PID 1 "init" (new mount, PID, IPC, UTS, cgroup [, network] namespaces)
 //          │                             builds the root and pivots into it, sets the hostname and lo, [opens
 //          │                             the jail's pty, sends the master out], closes every inherited fd,
@@ -48,8 +48,8 @@ struct JailSpec {
   std::string workdir = "/";
   CgroupLimits limits;
   std::optional<IdRange> userns;  // --userns: the host ids of the jail's 0…COUNT-1 (user_namespace.h)
-  // RootMode::State: the overlay's lock on its state (state_dir.h), handed with the overlay to the process that
-  // takes it down once the jail has exited (teardown.h); -1 otherwise.
+  // RootMode::State: the overlay's lock on its state (state_dir.h), handed to the process that holds the overlay
+  // and takes it down once the jail has exited (overlay_holder.h); -1 otherwise.
   int overlay_lock = -1;
 };
 

@@ -31,6 +31,14 @@ enum class RootMode {
   Volatile,  // --volatile: an overlayfs over it, writes in a tmpfs that goes away with the jail
 };
 
+// The layers of a release's overlay (overlay_root.h), as fds of droot-exec (O_PATH, opened beneath DEST:
+// state_dir.h); -1 when unknown.
+struct OverlayLayers {
+  int lower = -1;  // the release
+  int upper = -1;
+  int work = -1;
+};
+
 struct MountPlan {
   std::string rootfs;  // a real path (no symlinks left) of the image's root directory
   RootMode root = RootMode::Bind;
@@ -44,6 +52,11 @@ struct MountPlan {
   // shows its host owners as the namespace maps them (owned by `id_shift`: root's inside; by host root: nobody).
   int userns_fd = -1;
   uint32_t id_shift = 0;
+  // RootMode::State: the socket to the process that holds the overlay (overlay_holder.h; -1: none, init
+  // mounts it alone). Without --userns that process mounts it over `layers` and sends it here; with --userns
+  // init mounts it and sends the jail's root there.
+  int overlay_sock = -1;
+  OverlayLayers layers;
 };
 
 // Runs inside the new mount (and PID, for /proc) namespace: makes every mount private, mounts the root as

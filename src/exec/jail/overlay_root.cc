@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "io.h"
+#include "overlay_holder.h"
 #include "state_dir.h"
 
 namespace droot::exec {
@@ -40,7 +41,6 @@ struct Layers {
   UniqueFd upper;
   UniqueFd work;
   std::string upper_text;  // for messages
-  std::vector<std::pair<int, std::string>> names;
 };
 
 // The tmpfs of --volatile, attached (stacked over the release, under the overlay that will cover both) before
@@ -91,15 +91,95 @@ std::vector<std::pair<std::string, std::string>> overlay_options() {
   return {{"index", "off"}, {"redirect_dir", "off"}, {"metacopy", "off"}, {"xino", "off"}};
 }
 
+std::vector<std::pair<std::string, std::string>> overlay_config(const OverlayLayers& layers) {
+  std::vector<std::pair<std::string, std::string>> options = {
+      {"source", "droot"}, {"lowerdir", fd_path(layers.lower)}, {"upperdir", fd_path(layers.upper)},
+      {"workdir", fd_path(layers.work)}};
+  for (const auto& o : overlay_options()) options.push_back(o);
+  return options;
+}
+
+namespace {
+
+// One overlay, made here or by the holder (overlay_holder.h): what it is, for messages, and how to say why
+// it could not be made.
+struct OverlayText {
+  std::string what;
+  std::string upper_text;
+  std::vector<std::pair<int, std::string>> names;  // the layers' fds, as overlayfs's messages quote them
+};
+
+OverlayText describe(const MountPlan& plan, const OverlayLayers& layers, const std::string& upper_text) {
+  return {"the jail's root (overlayfs over the release " + plan.rootfs + ", upper layer " + upper_text + ")", upper_text,
+          {{layers.lower, plan.rootfs}, {layers.upper, upper_text}, {layers.work, "its work directory"}}};
+}
+
+// `step`: "" for the superblock (FSCONFIG_CMD_CREATE), "option KEY: " for one option; `context`: the
+// fs_context (-1: none); `release`: the release as the host's mount has it.
+[[noreturn]] void overlay_failed(const MountPlan& plan, const OverlayText& t, const std::string& step, int err,
+                                 int context, int release) {
+  if (step == "fsopen") {
+    if (err == ENODEV)
+      throw Error("cannot mount " + t.what + ": this kernel has no overlayfs (modprobe overlay), which run needs to "
+                  "keep a release unwritten: run with --read-only");
+    errno = err;
+    throw_errno("cannot mount " + t.what + " (fsopen overlay)");
+  }
+  if (step == "fsmount") {
+    errno = err;
+    throw_errno("cannot mount " + t.what + " (fsmount)");
+  }
+  std::string said = context >= 0 ? name_fd_paths(context_log(context), t.names) : "";
+  // overlayfs makes its work directory mode 0 and works in it with the mounter's credentials: a root without
+  // CAP_DAC_OVERRIDE (a reduced bounding set, an LSM) cannot mount one anywhere.
+  if (err == EACCES)
+    throw Error("cannot mount " + t.what + ": " + step + errno_text(err) + " (overlayfs needs CAP_DAC_OVERRIDE for its "
+                "work directory, which droot-exec may lack here): run with --read-only");
+  throw Error("cannot mount " + t.what + ": " + step + errno_text(err) +
+              (said.empty() ? " (overlayfs says why in the kernel log: dmesg)" : " (" + said + ")") + advice(plan, release));
+}
+
+// When overlayfs cannot set up its work directory (no xattrs, no RENAME_WHITEOUT or O_TMPFILE on the upper
+// filesystem), it does not fail: it mounts read-only and warns in dmesg. A run must then stop, not start a
+// service on a root it cannot write.
+void require_writable(const MountPlan& plan, const OverlayText& t, int mnt, int release) {
+  struct statvfs sv {};
+  if (fstatvfs(mnt, &sv) < 0) throw_errno("cannot stat " + t.what);
+  if (sv.f_flag & ST_RDONLY)
+    throw Error("cannot mount " + t.what + ": overlayfs came up read-only, so it cannot use " + t.upper_text +
+                " (dmesg says why)" + advice(plan, release));
+}
+
+// The overlay the holder mounted (overlay_holder.h), attached over the release in this namespace.
+UniqueFd attach_held_overlay(const MountPlan& plan) {
+  UniqueFd release(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!release) throw_errno("cannot open the rootfs " + plan.rootfs);
+  const OverlayText t = describe(plan, plan.layers, plan.dest + "/" + state_dir_name(plan.release) + "/upper");
+  HeldOverlay held = receive_overlay(plan.overlay_sock);
+  if (held.error) {
+    const auto options = overlay_config(plan.layers);
+    const int n = static_cast<int>(options.size());
+    std::string step = held.step < 0 ? "fsopen" : held.step < n ? "option " + options[held.step].first + ": "
+                                                : held.step == n ? "" : "fsmount";
+    overlay_failed(plan, t, step, held.error, held.context.get(), release.get());
+  }
+  require_writable(plan, t, held.mount.get(), release.get());
+  attach_mount(held.mount.get(), release.get(), t.what);
+  return std::move(held.mount);
+}
+
+}  // namespace
+
 UniqueFd mount_overlay_root(const MountPlan& plan) {
+  if (plan.root == RootMode::State && plan.userns_fd < 0 && plan.overlay_sock >= 0) return attach_held_overlay(plan);
   UniqueFd release(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!release) throw_errno("cannot open the rootfs " + plan.rootfs);
   struct stat release_root {};
   if (fstat(release.get(), &release_root) < 0) throw_errno("cannot stat the rootfs " + plan.rootfs);
 
   Layers l;
-  // overlayfs never writes its lower layer; bound read-only, the release cannot be written through this
-  // namespace by any path at all, and reads do not even update its atimes.
+  // Bound read-only here, the release cannot be written through this namespace by any path at all, and reads
+  // do not even update its atimes (overlayfs's own clone of it is read-only and noatime too).
   l.lower = clone_tree(release.get(), "", false, "the release " + plan.rootfs);
   set_attrs(l.lower.get(), MOUNT_ATTR_RDONLY, false, "the release " + plan.rootfs);
   // --userns: the release's owners as the jail's namespace maps them (overlayfs takes idmapped lower layers
@@ -110,45 +190,19 @@ UniqueFd mount_overlay_root(const MountPlan& plan) {
     make_volatile_layers(l, release_root, plan.userns_fd >= 0 ? plan.id_shift : 0);
   else
     open_state_layers(l, plan);
-  l.names = {{l.lower.get(), plan.rootfs}, {l.upper.get(), l.upper_text}, {l.work.get(), "its work directory"}};
+  const OverlayLayers layers{l.lower.get(), l.upper.get(), l.work.get()};
+  const OverlayText t = describe(plan, layers, l.upper_text);
 
-  const std::string what = "the jail's root (overlayfs over the release " + plan.rootfs + ", upper layer " + l.upper_text + ")";
   UniqueFd fs(fsopen("overlay", FSOPEN_CLOEXEC));
-  if (!fs) {
-    if (errno == ENODEV)
-      throw Error("cannot mount " + what + ": this kernel has no overlayfs (modprobe overlay), which run needs to "
-                  "keep a release unwritten: run with --read-only");
-    throw_errno("cannot mount " + what + " (fsopen overlay)");
-  }
-  auto fail = [&](const std::string& step) {
-    int err = errno;
-    std::string said = name_fd_paths(context_log(fs.get()), l.names);
-    // overlayfs makes its work directory mode 0 and works in it with the mounter's credentials: a root without
-    // CAP_DAC_OVERRIDE (a reduced bounding set, an LSM) cannot mount one anywhere.
-    if (err == EACCES)
-      throw Error("cannot mount " + what + ": " + step + errno_text(err) + " (overlayfs needs CAP_DAC_OVERRIDE for its "
-                  "work directory, which droot-exec may lack here): run with --read-only");
-    throw Error("cannot mount " + what + ": " + step + errno_text(err) +
-                (said.empty() ? " (overlayfs says why in the kernel log: dmesg)" : " (" + said + ")") + advice(plan, release.get()));
-  };
-  std::vector<std::pair<std::string, std::string>> options = {
-      {"source", "droot"}, {"lowerdir", fd_path(l.lower.get())}, {"upperdir", fd_path(l.upper.get())},
-      {"workdir", fd_path(l.work.get())}};
-  for (const auto& o : overlay_options()) options.push_back(o);
-  for (const auto& [key, value] : options)
-    if (fsconfig(fs.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) < 0) fail("option " + key + ": ");
-  if (fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) fail("");
+  if (!fs) overlay_failed(plan, t, "fsopen", errno, -1, release.get());
+  for (const auto& [key, value] : overlay_config(layers))
+    if (fsconfig(fs.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0) < 0)
+      overlay_failed(plan, t, "option " + key + ": ", errno, fs.get(), release.get());
+  if (fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) overlay_failed(plan, t, "", errno, fs.get(), release.get());
   UniqueFd mnt(fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV));
-  if (!mnt) throw_errno("cannot mount " + what + " (fsmount)");
-  // When overlayfs cannot set up its work directory (no xattrs, no RENAME_WHITEOUT or O_TMPFILE on the upper
-  // filesystem), it does not fail: it mounts read-only and warns in dmesg. A run must then stop, not start a
-  // service on a root it cannot write.
-  struct statvfs sv {};
-  if (fstatvfs(mnt.get(), &sv) < 0) throw_errno("cannot stat " + what);
-  if (sv.f_flag & ST_RDONLY)
-    throw Error("cannot mount " + what + ": overlayfs came up read-only, so it cannot use " + l.upper_text +
-                " (dmesg says why)" + advice(plan, release.get()));
-  attach_mount(mnt.get(), l.scratch ? l.scratch.get() : l.lower.get(), what);
+  if (!mnt) overlay_failed(plan, t, "fsmount", errno, -1, release.get());
+  require_writable(plan, t, mnt.get(), release.get());
+  attach_mount(mnt.get(), l.scratch ? l.scratch.get() : l.lower.get(), t.what);
   return mnt;
 }
 

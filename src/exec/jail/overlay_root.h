@@ -1,14 +1,16 @@
 // The jail's root as an overlayfs, so that `run` never writes into a release (releases share their files as
-// hard links, state_dir.h): the lower layer is the release, attached read-only in the jail's namespace first;
-// the upper layer is the release's state (DEST/state/<release>/upper, RootMode::State) or a tmpfs made here and
+// hard links, state_dir.h): the lower layer is the release, which overlayfs only reads (its private clone of
+// the release's mount is read-only and noatime); the upper layer is the release's state (DEST/state/<release>/upper, RootMode::State) or a tmpfs made here and
 // forgotten with the jail (RootMode::Volatile). Made with the new mount API: fsopen("overlay"), fsconfig,
 // fsmount, move_mount — on Debian 12's 6.1, where overlayfs still takes its options through the legacy
 // fs_context (one "key=value,…" string parsed at FSCONFIG_CMD_CREATE), as on 6.5+, where it parses each one.
 //
 // Every layer is handed to overlayfs as /proc/self/fd/N of an fd opened beneath DEST without following
 // symlinks, never as a path the kernel would walk again (and no ':' or ',' in a name can split the option).
-// All of them are opened inside the jail's mount namespace: overlayfs clones each layer's mount privately
-// (clone_private_mount), which before 6.15 requires that mount to be attached in the caller's namespace.
+// overlayfs clones each layer's mount privately (clone_private_mount), which before 6.15 requires that mount to
+// be attached in the caller's namespace: a release's overlay is mounted in the host's namespace by the process
+// that holds it (overlay_holder.h), over the release itself; with --userns (an idmapped lower layer) and
+// --volatile (a tmpfs upper layer), whose layers exist only in the jail's namespace, by init, there.
 #pragma once
 
 #include <string>
@@ -20,7 +22,8 @@
 
 namespace droot::exec {
 
-// Mounts the overlay over plan.rootfs (in the jail's private namespace; nodev) and returns an fd of its root.
+// Mounts the overlay over plan.rootfs (in the jail's private namespace; nodev) and returns an fd of its root:
+// the one the holder made (plan.overlay_sock, without --userns) or one made here.
 // Throws Error naming the layers, what overlayfs said (its fs_context log; on 6.1 it logs to dmesg only) and,
 // when the filesystem holding the release cannot be used, the way out (--volatile, --read-only).
 UniqueFd mount_overlay_root(const MountPlan& plan);
@@ -33,6 +36,10 @@ UniqueFd mount_overlay_root(const MountPlan& plan);
 // --changes reads) and independent of the kernel's build-time defaults. xino=off: the layers of
 // --volatile are on two filesystems, where xino=auto warns about inode numbers it cannot fit.
 std::vector<std::pair<std::string, std::string>> overlay_options();
+
+// Everything fsconfig() is given, in order: source, lowerdir, upperdir and workdir (as /proc/self/fd/N of
+// `layers`), then overlay_options().
+std::vector<std::pair<std::string, std::string>> overlay_config(const OverlayLayers& layers);
 
 // The type of the filesystem `fd` is on, as /proc/self/mountinfo names it ("ext4", "overlay", "tmpfs"; statfs's
 // magic cannot tell ext4 from ext2), found by the mount id statx gives; "an unknown filesystem" otherwise.

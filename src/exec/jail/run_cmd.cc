@@ -208,10 +208,13 @@ RootMode root_mode(const RunOptions& o, const Target& t, const std::string& targ
 
 // RootMode::State: DEST/state/<release>/{upper,work}, made now (before any namespace: a failure leaves nothing
 // half-built) and locked for the whole run: the run lock, and the overlay's lock, which outlives the run
-// until its overlay is gone (state_dir.h, teardown.h).
+// until its overlay is gone (state_dir.h, overlay_holder.h); and the overlay's layers, open.
 struct StateLocks {
   UniqueFd run;
   UniqueFd mount;
+  UniqueFd release;
+  UniqueFd upper;
+  UniqueFd work;
 };
 
 StateLocks prepare_state(const Target& t, const std::optional<IdRange>& ids) {
@@ -224,7 +227,7 @@ StateLocks prepare_state(const Target& t, const std::optional<IdRange>& ids) {
     StateDirs dirs = make_state_dirs(dest.get(), r.dest, r.name, release_root, ids, release.get());
     lock_state(dirs, r.dest, r.name);
     UniqueFd mount = lock_state_mount(dirs, r.dest, r.name);
-    return {std::move(dirs.dir), std::move(mount)};
+    return {std::move(dirs.dir), std::move(mount), std::move(release), std::move(dirs.upper), std::move(dirs.work)};
   } catch (const Error& e) {
     throw Error(std::string("run: ") + e.what());
   }
@@ -384,13 +387,14 @@ int cmd_run(int argc, char** argv) {
   spec.limits = {o.memory_bytes, o.pids_limit, o.cpu_millis};
   root.reset();
   // Kept open until the jail is gone: the lock that keeps a second run off this release's state. The overlay's
-  // lock goes on, with the overlay, to the process that takes it down (run_jail).
+  // lock goes on, with the layers, to the process that holds the overlay (run_jail, overlay_holder.h).
   StateLocks state_locks;
   if (spec.mounts.root == RootMode::State) {
     spec.mounts.dest = target.release->dest;
     spec.mounts.release = target.release->name;
     state_locks = prepare_state(target, spec.userns);
     spec.overlay_lock = state_locks.mount.get();
+    spec.mounts.layers = {state_locks.release.get(), state_locks.upper.get(), state_locks.work.get()};
   }
   return run_jail(spec);
 }

@@ -10,7 +10,7 @@
 //                                   "/" (a 0700 "/" would lock a non-root --user out of everything)
 //   DEST/state/<release>/work/      overlayfs's scratch directory (must be on upper's filesystem), 0700;
 //                                   flock()ed from before the overlay is mounted until its superblock is gone,
-//                                   which is after the run (lock_state_mount, teardown.h)
+//                                   which is after the run (lock_state_mount, overlay_holder.h)
 //   DEST/state/<release>/ids        "host", or "BASE:COUNT" when the jail ran with --userns: overlayfs cannot
 //                                   take an idmapped upper layer, so what the service wrote is owned by the
 //                                   host ids it had (its root: BASE). A run with other ids would find files
@@ -85,8 +85,8 @@ StateDirs open_state_dirs(int dest_fd, const std::string& dest, const std::strin
 void lock_state(const StateDirs& dirs, const std::string& dest, const std::string& release);
 
 // flock(LOCK_EX) on state/<release>/work, waited for: the lock of the overlay over this state, held from
-// before the overlay is mounted until its superblock is gone. A run holds it, then hands it to the process that
-// takes the overlay down after the jail has exited (teardown.h), so that run's caller does not wait for
+// before the overlay is mounted until its superblock is gone. A run holds it and hands it to the process that
+// holds the overlay and takes it down after the jail has exited (overlay_holder.h), so that run's caller does not wait for
 // overlayfs's sync of DEST's filesystem, and the next run of the release does not mount a second overlay on
 // the same upper layer before the first one is gone (overlayfs would only warn).
 UniqueFd lock_state_mount(const StateDirs& dirs, const std::string& dest, const std::string& release);

@@ -118,7 +118,7 @@ TEST_CASE("a run that has ended keeps the next one and prune waiting until its o
   StateDirs first = make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root);
   lock_state(first, d.dir.path(), "r1");
   UniqueFd overlay = lock_state_mount(first, d.dir.path(), "r1");
-  first.dir.reset();  // the run ended; its overlay's teardown (teardown.h) holds the mount lock ~100 ms more
+  first.dir.reset();  // the run ended; its overlay's holder (overlay_holder.h) holds the mount lock ~100 ms more
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
