@@ -283,6 +283,14 @@ new-file" "$out"
   run "$EXEC" check dest
   assert_status 0
   assert_contains "$out" "clean, matches its manifest"
+  # Reads in the jail leave the release's atimes alone: overlayfs reads its lower layer through a private clone
+  # that is read-only and noatime (the holder gives it the release itself, overlay_holder.h). A plain read does not.
+  touch -a -d 2020-01-01 "dest/releases/$rel/etc/motd.hard"
+  bb_run dest 'cat /etc/motd.hard >/dev/null'
+  assert_status 0
+  assert_eq "2020-01-01" "$(stat -c %x "dest/releases/$rel/etc/motd.hard" | cut -c1-10)" "a read in the jail changed the release's atime"
+  cat "dest/releases/$rel/etc/motd.hard" >/dev/null
+  assert_not_contains "$(stat -c %x "dest/releases/$rel/etc/motd.hard")" "2020-01-01" "the check above could not fail"
 }
 
 test_check_changes_lists_whiteouts_and_the_release_has_no_drift() {
