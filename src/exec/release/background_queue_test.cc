@@ -120,4 +120,34 @@ TEST_CASE("BackgroundQueue's destructor drops what has not started and returns")
   CHECK(ran.load() == 1);
 }
 
+TEST_CASE("BackgroundQueue runs a lone job without a drain: the thread lingers for a batch, not for ever") {
+  std::atomic<bool> ran{false};
+  BackgroundQueue queue(1024, 1 << 20);
+  queue.push(1, [&] { ran = true; });
+  for (int i = 0; i < 1000 && !ran; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(ran.load());
+  // Fewer jobs than a batch, pushed one by one with pauses longer than the linger: each still runs.
+  std::atomic<int> count{0};
+  for (int i = 0; i < 3; ++i) {
+    queue.push(1, [&] { ++count; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  for (int i = 0; i < 1000 && count < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  CHECK(count.load() == 3);
+  queue.drain();
+}
+
+TEST_CASE("BackgroundQueue: a producer faster than the thread is woken when half the queue is free, and loses nothing") {
+  std::atomic<int> done{0};
+  BackgroundQueue queue(64, 1 << 20);
+  for (int i = 0; i < 20000; ++i) queue.push(10, [&] { ++done; });
+  queue.drain();
+  CHECK(done.load() == 20000);
+  // A cost bound reached by a few jobs (fewer than a batch) does not wait out the linger for more.
+  BackgroundQueue by_cost(1024, 100);
+  for (int i = 0; i < 50; ++i) by_cost.push(60, [&] { ++done; });
+  by_cost.drain();
+  CHECK(done.load() == 20050);
+}
+
 }  // namespace droot::exec
