@@ -164,12 +164,6 @@ void hand_over_pty(const JailSpec& spec, const TerminalPlan& tty, UniqueFd sock)
     umask(022);
     if (userns) act_as_jail_root(spec.mounts.id_shift);
     build_jail_root(spec.mounts);
-    // --userns: the overlay was made here (overlay_root.h); its holder gets the jail's root.
-    if (userns && spec.mounts.root == RootMode::State && spec.mounts.overlay_sock >= 0) {
-      UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-      if (!root) throw_errno("cannot open the jail's root");
-      send_fd(spec.mounts.overlay_sock, root.get());
-    }
     if (userns) {
       enter_user_namespace(spec.mounts.userns_fd);
       close(spec.mounts.userns_fd);
@@ -205,13 +199,6 @@ int run_jail(const JailSpec& spec) {
   ensure_standard_fds();
   // From here on a SIGTERM waits for the relay loop instead of killing droot-exec with the cgroup left behind.
   block_relayed_signals();
-  // Next, so that it mounts a release's overlay on the other core while the rest is done (overlay_holder.h);
-  // before the PID namespace is unshared, so that it is not in the jail's; after the signals are blocked, so
-  // that it keeps them blocked: a ^C to the terminal's process group must not end it, and its lock, while the
-  // jail still has the overlay.
-  OverlayHolder holder;
-  if (spec.mounts.root == RootMode::State && spec.overlay_lock >= 0)
-    holder = OverlayHolder::start(spec.userns ? nullptr : &spec.mounts.layers, spec.overlay_lock);
   TerminalPlan tty = plan_terminal_for_stdio(spec.tty);
   std::unique_ptr<RunCgroup> cgroup;
   if (spec.limits.any()) cgroup = std::make_unique<RunCgroup>(spec.limits, "droot-run-" + std::to_string(getpid()));
@@ -220,15 +207,24 @@ int run_jail(const JailSpec& spec) {
   UserNamespace userns;
   JailSpec with_fds;
   const JailSpec* jail = &spec;
-  if (spec.userns || holder.jail_end() >= 0) {
+  const bool holds_overlay = spec.mounts.root == RootMode::State && spec.overlay_lock >= 0;
+  if (spec.userns || holds_overlay) {
     with_fds = spec;
-    with_fds.mounts.overlay_sock = holder.jail_end();
     jail = &with_fds;
   }
   if (spec.userns) {
     userns = make_user_namespace(*spec.userns);
     with_fds.mounts.userns_fd = userns.fd();
     with_fds.mounts.id_shift = static_cast<uint32_t>(spec.userns->base);
+  }
+  // Now, so that it mounts a release's overlay on the other core while the rest is done (overlay_holder.h);
+  // before the PID namespace is unshared, so that it is not in the jail's; after the signals are blocked, so
+  // that it keeps them blocked: a ^C to the terminal's process group must not end it, and its lock, while the
+  // jail still has the overlay.
+  OverlayHolder holder;
+  if (holds_overlay) {
+    holder = OverlayHolder::start(with_fds.mounts, spec.overlay_lock);
+    with_fds.mounts.overlay_sock = holder.jail_end();
   }
 
   int fds[2];

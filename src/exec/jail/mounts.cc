@@ -66,7 +66,10 @@ void idmap_tree(int mount_fd, int userns_fd, int source_fd, const std::string& w
   attr.attr_set = MOUNT_ATTR_IDMAP;
   attr.userns_fd = static_cast<uint64_t>(userns_fd);
   if (mount_setattr(mount_fd, "", AT_EMPTY_PATH, &attr, sizeof attr) == 0) return;
-  int err = errno;
+  idmap_failed(errno, source_fd, what);
+}
+
+void idmap_failed(int err, int source_fd, const std::string& what) {
   struct utsname u {};
   uname(&u);
   const std::string fs = filesystem_type(source_fd);

@@ -52,9 +52,8 @@ struct MountPlan {
   // shows its host owners as the namespace maps them (owned by `id_shift`: root's inside; by host root: nobody).
   int userns_fd = -1;
   uint32_t id_shift = 0;
-  // RootMode::State: the socket to the process that holds the overlay (overlay_holder.h; -1: none, init
-  // mounts it alone). Without --userns that process mounts it over `layers` and sends it here; with --userns
-  // init mounts it and sends the jail's root there.
+  // RootMode::State: the socket on which the process that holds the overlay (overlay_holder.h) sends it,
+  // mounted over `layers` (-1: none, init mounts it itself).
   int overlay_sock = -1;
   OverlayLayers layers;
 };
@@ -79,5 +78,7 @@ void set_attrs(int mount_fd, uint64_t attrs, bool recursive, const std::string& 
 // `source_fd`: the attached directory the tree was cloned from (a detached mount has no line in mountinfo to
 // name its filesystem by).
 void idmap_tree(int mount_fd, int userns_fd, int source_fd, const std::string& what);
+// idmap_tree's error for mount_setattr's `err`.
+[[noreturn]] void idmap_failed(int err, int source_fd, const std::string& what);
 
 }  // namespace droot::exec

@@ -1,10 +1,14 @@
 #include "overlay_holder.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +19,7 @@
 #include "error.h"
 #include "overlay_root.h"
 #include "raw_syscall.h"
+#include "state_dir.h"
 
 namespace droot::exec {
 
@@ -31,11 +36,18 @@ constexpr char kJailGone = 'd';
 // never freed (droot-exec's exit runs static destructors while the holder may still be reading).
 struct Held {
   int lower, upper, work, lock, go, sock;
-  bool make;
+  // --userns: the layers are found again in a mount namespace of the holder's own, the release idmapped.
+  bool userns;
+  int userns_fd;
+  unsigned id_shift;
+  const char* rootfs;
+  const char* dest;
+  const char* upper_rel;  // beneath dest
+  const char* work_rel;
   size_t count;
   const char* keys[kMaxOptions];
   const char* values[kMaxOptions];
-  char text[2048];
+  char text[4 * 4096 + 1024];  // four paths (PATH_MAX each) and the options
 };
 Held held;
 
@@ -50,7 +62,7 @@ void close_span(unsigned first, unsigned last) {
   if (first <= last) raw_syscall(SYS_close_range, first, last, 0);
 }
 
-constexpr size_t kMaxKept = 6;
+constexpr size_t kMaxKept = 7;
 
 void close_all_but(const int (&keep)[kMaxKept], size_t n) {
   unsigned fds[kMaxKept];
@@ -88,10 +100,106 @@ long send_report(const Report& r, int fd) {
   return raw_syscall(SYS_sendmsg, held.sock, reinterpret_cast<long>(&msg), MSG_NOSIGNAL);
 }
 
+// An O_PATH directory beneath `dir` without symlinks or mount crossings (state_dir.h's rule); `same_as` must
+// be the same directory (droot-exec checked that one): -errno otherwise.
+long open_same_dir(long dir, const char* rel, int same_as) {
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = dir == AT_FDCWD ? RESOLVE_NO_SYMLINKS : RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV;
+  long fd = raw_syscall(SYS_openat2, dir, reinterpret_cast<long>(rel), reinterpret_cast<long>(&how), sizeof how);
+  if (fd < 0 || same_as < 0) return fd;
+  struct statx a {}, b {};
+  long rc = raw_syscall(SYS_statx, fd, reinterpret_cast<long>(""), AT_EMPTY_PATH, STATX_INO, reinterpret_cast<long>(&a));
+  if (rc == 0) rc = raw_syscall(SYS_statx, same_as, reinterpret_cast<long>(""), AT_EMPTY_PATH, STATX_INO, reinterpret_cast<long>(&b));
+  // Another directory put there since droot-exec opened and checked its own.
+  if (rc == 0 && (a.stx_ino != b.stx_ino || a.stx_dev_major != b.stx_dev_major || a.stx_dev_minor != b.stx_dev_minor)) rc = -ESTALE;
+  if (rc < 0) {
+    raw_syscall(SYS_close, fd, 0, 0);
+    return rc;
+  }
+  return fd;
+}
+
+// Puts `fd` at the number `at` (one of droot-exec's layer fds, which the options name as /proc/self/fd/N).
+long place(long fd, int at) {
+  long rc = raw_syscall(SYS_dup3, fd, at, O_CLOEXEC);
+  raw_syscall(SYS_close, fd, 0, 0);
+  return rc < 0 ? rc : 0;
+}
+
+// --userns: a mount namespace of the holder's own, where the release is attached idmapped (overlayfs takes
+// the lower layer from there: clone_private_mount wants it attached in the caller's namespace before 6.15),
+// and the layers opened again in it, at the numbers the options name. As init did it: with the jail root's
+// fsuid and fsgid (user_namespace.h, act_as_jail_root). Returns 0 or -errno, with the step in `step`.
+long userns_layers(int* step) {
+  *step = kStepNamespace;
+  long rc = raw_syscall(SYS_unshare, CLONE_NEWNS, 0, 0);
+  // Private, recursively: nothing attached here may propagate back into the host's namespace.
+  if (rc == 0) rc = raw_syscall(SYS_mount, 0, reinterpret_cast<long>("/"), 0, MS_REC | MS_PRIVATE, 0);
+  if (rc < 0) return rc;
+  *step = kStepJailRoot;
+  raw_syscall(SYS_setfsgid, held.id_shift, 0, 0);
+  raw_syscall(SYS_setfsuid, held.id_shift, 0, 0);
+  if (raw_syscall(SYS_setfsgid, -1, 0, 0) != held.id_shift || raw_syscall(SYS_setfsuid, -1, 0, 0) != held.id_shift) return -EPERM;
+  // The kernel drops the filesystem capabilities from the effective set when fsuid leaves 0: raised again.
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  rc = raw_syscall(SYS_capget, reinterpret_cast<long>(&header), reinterpret_cast<long>(data), 0);
+  data[0].effective = data[0].permitted;
+  data[1].effective = data[1].permitted;
+  if (rc == 0) rc = raw_syscall(SYS_capset, reinterpret_cast<long>(&header), reinterpret_cast<long>(data), 0);
+  if (rc < 0) return rc;
+  *step = kStepOpen;
+  long release = open_same_dir(AT_FDCWD, held.rootfs, held.lower);
+  if (release < 0) return release;
+  *step = kStepIdmap;
+  long tree = raw_syscall(SYS_open_tree, release, reinterpret_cast<long>(""), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  rc = tree;
+  if (tree >= 0) {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_IDMAP;
+    attr.userns_fd = static_cast<uint64_t>(held.userns_fd);
+    rc = raw_syscall(SYS_mount_setattr, tree, reinterpret_cast<long>(""), AT_EMPTY_PATH, reinterpret_cast<long>(&attr), sizeof attr);
+    if (rc == 0) {
+      *step = kStepAttach;
+      rc = raw_syscall(SYS_move_mount, tree, reinterpret_cast<long>(""), release, reinterpret_cast<long>(""),
+                       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    }
+  }
+  raw_syscall(SYS_close, release, 0, 0);
+  if (rc == 0) rc = place(tree, held.lower);
+  else if (tree >= 0) raw_syscall(SYS_close, tree, 0, 0);
+  if (rc < 0) return rc;
+  *step = kStepOpen;
+  long dest = open_same_dir(AT_FDCWD, held.dest, -1);
+  if (dest < 0) return dest;
+  long upper = open_same_dir(dest, held.upper_rel, held.upper);
+  long work = upper < 0 ? upper : open_same_dir(dest, held.work_rel, held.work);
+  raw_syscall(SYS_close, dest, 0, 0);
+  if (upper < 0) return upper;
+  if (work < 0) {
+    raw_syscall(SYS_close, upper, 0, 0);
+    return work;
+  }
+  rc = place(upper, held.upper);
+  long rc2 = place(work, held.work);
+  return rc < 0 ? rc : rc2;
+}
+
 // fsopen, fsconfig, fsmount: what overlay_root.cc's mount_overlay_root does in init, step for step. Returns
 // the overlay's fd, or -1 after reporting the failure.
 long make_overlay() {
   Report r{0, -1};
+  if (held.userns) {
+    long rc = userns_layers(&r.step);
+    if (rc < 0) {
+      r.error = static_cast<int>(-rc);
+      send_report(r, -1);
+      for (int fd : {held.lower, held.upper, held.work, held.userns_fd}) raw_syscall(SYS_close, fd, 0, 0);
+      return -1;
+    }
+    r.step = -1;
+  }
   long fs = raw_syscall(SYS_fsopen, reinterpret_cast<long>("overlay"), FSOPEN_CLOEXEC, 0);
   long mnt = -1;
   if (fs < 0) {
@@ -116,34 +224,16 @@ long make_overlay() {
   }
   send_report(r, r.error == 0 ? static_cast<int>(mnt) : static_cast<int>(fs));
   if (fs >= 0) raw_syscall(SYS_close, fs, 0, 0);
-  for (int fd : {held.lower, held.upper, held.work}) raw_syscall(SYS_close, fd, 0, 0);
+  for (int fd : {held.lower, held.upper, held.work, held.userns_fd}) raw_syscall(SYS_close, fd, 0, 0);
   return r.error == 0 ? mnt : -1;
-}
-
-// The jail's root from init (--userns): -1 if init died first.
-long receive_root() {
-  char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  long n;
-  while ((n = raw_syscall(SYS_recvmsg, held.sock, reinterpret_cast<long>(&msg), MSG_CMSG_CLOEXEC)) == -EINTR) {
-  }
-  cmsghdr* c = n > 0 ? CMSG_FIRSTHDR(&msg) : nullptr;
-  if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) return -1;
-  return *reinterpret_cast<int*>(CMSG_DATA(c));
 }
 
 // The holder. Raw syscalls only (raw_syscall.h): droot-exec runs on meanwhile, in the same memory.
 int hold(void*) {
   // Before anything else: droot-exec's other fds (the run's lock, its stdout) are not the holder's to keep.
-  const int keep[kMaxKept] = {held.lock, held.go, held.sock, held.lower, held.upper, held.work};
-  close_all_but(keep, held.make ? 6 : 3);
-  long overlay = held.make ? make_overlay() : receive_root();
+  const int keep[kMaxKept] = {held.lock, held.go, held.sock, held.lower, held.upper, held.work, held.userns_fd};
+  close_all_but(keep, kMaxKept);
+  long overlay = make_overlay();
   raw_syscall(SYS_close, held.sock, 0, 0);
   // Until the jail has exited (or droot-exec has died): then this close is the last reference.
   char byte = 0;
@@ -174,7 +264,7 @@ const char* keep_text(const std::string& s, size_t* used) {
 
 }  // namespace
 
-OverlayHolder OverlayHolder::start(const OverlayLayers* make, int overlay_lock) {
+OverlayHolder OverlayHolder::start(const MountPlan& plan, int overlay_lock) {
   OverlayHolder h;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw_errno("cannot create a pipe for the jail's overlay");
@@ -183,23 +273,26 @@ OverlayHolder OverlayHolder::start(const OverlayLayers* make, int overlay_lock) 
   UniqueFd holder_end(fds[0]), jail_end(fds[1]);
 
   held = {};
-  held.lower = held.upper = held.work = -1;
   held.lock = overlay_lock;
   held.go = go_read.get();
   held.sock = holder_end.get();
-  held.make = make != nullptr;
-  if (make) {
-    held.lower = make->lower;
-    held.upper = make->upper;
-    held.work = make->work;
-    auto options = overlay_config(*make);
-    if (options.size() > kMaxOptions) throw Error("too many overlay options");
-    size_t used = 0;
-    for (const auto& [key, value] : options) {
-      held.keys[held.count] = keep_text(key, &used);
-      held.values[held.count] = keep_text(value, &used);
-      ++held.count;
-    }
+  held.lower = plan.layers.lower;
+  held.upper = plan.layers.upper;
+  held.work = plan.layers.work;
+  held.userns = plan.userns_fd >= 0;
+  held.userns_fd = plan.userns_fd;
+  held.id_shift = plan.id_shift;
+  size_t used = 0;
+  held.rootfs = keep_text(plan.rootfs, &used);
+  held.dest = keep_text(plan.dest, &used);
+  held.upper_rel = keep_text(state_dir_name(plan.release) + "/upper", &used);
+  held.work_rel = keep_text(state_dir_name(plan.release) + "/work", &used);
+  auto options = overlay_config(plan.layers);
+  if (options.size() > kMaxOptions) throw Error("too many overlay options");
+  for (const auto& [key, value] : options) {
+    held.keys[held.count] = keep_text(key, &used);
+    held.values[held.count] = keep_text(value, &used);
+    ++held.count;
   }
   pid_t pid;
   if (!kShareMemory) {

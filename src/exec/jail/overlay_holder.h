@@ -11,9 +11,11 @@
 // the release itself as the lower layer: it clones each lower mount privately and marks the clone read-only
 // and noatime (ovl_get_layers), so the release is never written and its atimes stay as they are, as with
 // the read-only bind init made before. The holder mounts it in the host's namespace, where clone_private_mount
-// finds the layers' mounts (before 6.15 it wants them attached in the caller's namespace); with --userns the
-// lower layer is an idmapped clone that exists only in the jail's namespace, so init mounts the overlay itself
-// there and sends the holder the jail's root instead.
+// finds the layers' mounts (before 6.15 it wants them attached in the caller's namespace). With --userns the
+// lower layer is an idmapped clone of the release, which must be attached somewhere first: the holder makes a
+// mount namespace of its own (private, so nothing propagates to the host's), attaches it there and opens the
+// state's directories again there (checked to be the ones droot-exec opened), acting as the jail's root as
+// init did (user_namespace.h, act_as_jail_root).
 //
 // Taking it down. When the last reference to a mount of overlayfs with a writable upper layer goes, its
 // superblock is shut down and overlayfs syncs the upper layer's whole filesystem (generic_shutdown_super →
@@ -54,13 +56,13 @@ class OverlayHolder {
   ~OverlayHolder() { finish(); }
 
   // Makes the holder, in droot-exec's PID namespace (so before the jail's is unshared: its PID 1's exit would
-  // kill the holder, and wait for its exit — the sync — first). `make`: the layers of the overlay it mounts and
-  // sends to init; nullptr: init mounts the overlay and sends the holder the jail's root. `overlay_lock`: the
-  // overlay's lock (droot-exec keeps its fd; the holder gets a copy). Throws Error if it cannot be made.
-  static OverlayHolder start(const OverlayLayers* make, int overlay_lock);
+  // kill the holder, and wait for its exit — the sync — first), which mounts the overlay of `plan` (its
+  // layers; with --userns its user namespace and the paths to find them again) and sends it to init.
+  // `overlay_lock`: the overlay's lock (droot-exec keeps its fd; the holder gets a copy). Throws Error if it
+  // cannot be made.
+  static OverlayHolder start(const MountPlan& plan, int overlay_lock);
 
-  // init's end of the socket: init inherits it across the fork; droot-exec closes its copy afterwards, so that
-  // the holder sees EOF if init dies before it sends the jail's root.
+  // init's end of the socket: init inherits it across the fork; droot-exec closes its copy afterwards.
   int jail_end() const { return jail_end_.get(); }
   void close_jail_end() { jail_end_.reset(); }
 
@@ -73,10 +75,19 @@ class OverlayHolder {
   UniqueFd jail_end_;  // init's end of the socket
 };
 
-// init's side, when the holder makes the overlay: what it sent. `mount`: the overlay (fsmount's fd, not yet
-// attached anywhere) when it was made; otherwise `error` (an errno), the step that failed (-1 fsopen, 0…N-1
-// the options overlay_config() lists, N FSCONFIG_CMD_CREATE, N+1 fsmount) and `context` (the fs_context, whose
-// log says what overlayfs said, when there was one). Throws Error if the holder sent nothing (it died).
+// The steps before fsopen (--userns only), as a failure names them.
+enum HolderStep {
+  kStepNamespace = -2,  // its own mount namespace, made private
+  kStepJailRoot = -3,   // fsuid and fsgid of the jail's root
+  kStepOpen = -4,       // the release and the state's directories, found again
+  kStepIdmap = -5,      // the release's idmapped clone
+  kStepAttach = -6,     // attaching it in the holder's namespace
+};
+
+// init's side: what the holder sent. `mount`: the overlay (fsmount's fd, not yet attached anywhere) when it
+// was made; otherwise `error` (an errno), the step that failed (a HolderStep, -1 fsopen, 0…N-1 the options
+// overlay_config() lists, N FSCONFIG_CMD_CREATE, N+1 fsmount) and `context` (the fs_context, whose log says
+// what overlayfs said, when there was one). Throws Error if the holder sent nothing (it died).
 struct HeldOverlay {
   UniqueFd mount;
   UniqueFd context;

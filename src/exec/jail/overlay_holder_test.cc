@@ -19,23 +19,31 @@ using namespace droot::exec;
 
 namespace {
 
-// state/<release>/work as run has it: a work/work inside, and the overlay's lock on the directory.
-struct Work {
+// A release and its state as run has them: the layers open, and the overlay's lock on state/<release>/work.
+struct Layers {
   testing::ScratchDir d;
-  UniqueFd lock;
-  Work() {
-    REQUIRE(mkdir((d / "work").c_str(), 0700) == 0);
-    REQUIRE(mkdir((d / "work/work").c_str(), 0700) == 0);
-    lock = UniqueFd(open((d / "work").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    REQUIRE(lock);
+  UniqueFd lower, upper, work, lock;
+  MountPlan plan;
+  Layers() {
+    for (const char* p : {"releases", "releases/r1", "state", "state/r1", "state/r1/upper", "state/r1/work"})
+      REQUIRE(mkdir((d / p).c_str(), 0755) == 0);
+    lower = UniqueFd(open((d / "releases/r1").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    upper = UniqueFd(open((d / "state/r1/upper").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    work = UniqueFd(open((d / "state/r1/work").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    lock = UniqueFd(open((d / "state/r1/work").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     REQUIRE(flock(lock.get(), LOCK_EX) == 0);
+    plan.root = RootMode::State;
+    plan.rootfs = d / "releases/r1";
+    plan.dest = d.path();
+    plan.release = "r1";
+    plan.layers = {lower.get(), upper.get(), work.get()};
   }
   bool lock_free() {
-    UniqueFd other(open((d / "work").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd other(open((d / "state/r1/work").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     return other && flock(other.get(), LOCK_EX | LOCK_NB) == 0;
   }
   void wait_lock_free() {
-    UniqueFd other(open((d / "work").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd other(open((d / "state/r1/work").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     REQUIRE(other);
     REQUIRE(flock(other.get(), LOCK_EX) == 0);
   }
@@ -43,78 +51,64 @@ struct Work {
 
 }  // namespace
 
-// A directory stands in for the jail's root (--userns: init sends it): what is tested is who holds what, and when.
-TEST_CASE("the holder keeps only the jail's root and its lock, and lets the lock go after finish()") {
-  Work w;
+TEST_CASE("the holder mounts the overlay, keeps no other fd, and holds it and its lock until finish()") {
+  if (geteuid() != 0) return;  // mounts need root; run_test.sh covers this too
+  Layers l;
   int p[2];
   REQUIRE(pipe2(p, O_CLOEXEC) == 0);
   UniqueFd out_read(p[0]), out_write(p[1]);  // as a pipe on droot-exec's stdout
 
-  OverlayHolder holder = OverlayHolder::start(nullptr, w.lock.get());
+  OverlayHolder holder = OverlayHolder::start(l.plan, l.lock.get());
   REQUIRE(holder.jail_end() >= 0);
   out_write.reset();
   char c;
   CHECK(read(out_read.get(), &c, 1) == 0);  // EOF: the holder has no copy of the write end
-  UniqueFd root(open(w.d.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  send_fd(holder.jail_end(), root.get());  // init's part
+  HeldOverlay held = receive_overlay(holder.jail_end());  // init's part
+  REQUIRE(held.error == 0);
+  REQUIRE(held.mount);
+  CHECK_FALSE(held.context);
+  UniqueFd f(openat(held.mount.get(), "written", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  CHECK(f);
+  CHECK(access((l.d / "state/r1/upper/written").c_str(), F_OK) == 0);
+  CHECK(access((l.d / "releases/r1/written").c_str(), F_OK) != 0);
+  struct statvfs sv {};
+  REQUIRE(fstatvfs(held.mount.get(), &sv) == 0);
+  CHECK((sv.f_flag & ST_NODEV) != 0);
+  f.reset();
+  held.mount.reset();  // the jail's namespace is gone
   holder.close_jail_end();
-  w.lock.reset();  // droot-exec's copy goes at its exit; the holder still holds it
-  CHECK_FALSE(w.lock_free());
-  CHECK(access((w.d / "work/work").c_str(), F_OK) == 0);  // nothing removed while the jail may run
+  l.lock.reset();  // droot-exec's copy goes at its exit; the holder still holds it
+  CHECK_FALSE(l.lock_free());
+  CHECK(access((l.d / "state/r1/work/work").c_str(), F_OK) == 0);  // overlayfs's, while the overlay lives
 
   holder.finish();
-  w.wait_lock_free();                                    // free once the holder has exited
-  CHECK(access((w.d / "work/work").c_str(), F_OK) != 0);  // overlayfs's work/work removed first
+  l.wait_lock_free();                                                 // free once the holder has exited
+  CHECK(access((l.d / "state/r1/work/work").c_str(), F_OK) != 0);  // overlayfs's work/work removed first
 }
 
-TEST_CASE("a holder whose jail died before sending its root still ends with finish()") {
-  Work w;
-  OverlayHolder holder = OverlayHolder::start(nullptr, w.lock.get());
-  holder.close_jail_end();  // init gone: EOF
-  w.lock.reset();
+TEST_CASE("a holder whose jail died before taking the overlay still ends with finish()") {
+  if (geteuid() != 0) return;
+  Layers l;
+  OverlayHolder holder = OverlayHolder::start(l.plan, l.lock.get());
+  holder.close_jail_end();  // init gone; its end, and the overlay sent on it, with it
+  l.lock.reset();
   holder.finish();
-  w.wait_lock_free();
+  l.wait_lock_free();
 }
 
-TEST_CASE("the holder mounts the overlay itself and sends it, or says which step failed and why") {
-  if (geteuid() != 0) return;  // mounts need root; run_test.sh covers this too
-  testing::ScratchDir d;
-  for (const char* p : {"lower", "upper", "work"}) REQUIRE(mkdir((d / p).c_str(), 0755) == 0);
-  UniqueFd lower(open((d / "lower").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  UniqueFd upper(open((d / "upper").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  UniqueFd work(open((d / "work").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  UniqueFd lock(open((d / "work").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  OverlayLayers layers{lower.get(), upper.get(), work.get()};
-
-  SUBCASE("made: a detached overlay, nodev, whose writes land in upper") {
-    OverlayHolder holder = OverlayHolder::start(&layers, lock.get());
-    HeldOverlay held = receive_overlay(holder.jail_end());
-    REQUIRE(held.error == 0);
-    REQUIRE(held.mount);
-    CHECK_FALSE(held.context);
-    UniqueFd f(openat(held.mount.get(), "written", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    CHECK(f);
-    CHECK(access((d / "upper/written").c_str(), F_OK) == 0);
-    CHECK(access((d / "lower/written").c_str(), F_OK) != 0);
-    struct statvfs sv {};
-    REQUIRE(fstatvfs(held.mount.get(), &sv) == 0);
-    CHECK((sv.f_flag & ST_NODEV) != 0);
-    f.reset();
-    held.mount.reset();
-    holder.finish();
-  }
-  SUBCASE("failed: the errno, the step and overlayfs's fs_context") {
-    // The upper layer is the lower one's parent: overlayfs refuses overlapping layers at FSCONFIG_CMD_CREATE.
-    UniqueFd parent(open(d.path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    OverlayLayers overlapping{lower.get(), parent.get(), work.get()};
-    OverlayHolder holder = OverlayHolder::start(&overlapping, lock.get());
-    HeldOverlay held = receive_overlay(holder.jail_end());
-    CHECK(held.error != 0);
-    CHECK(held.step == static_cast<int>(overlay_config(overlapping).size()));  // the superblock's creation
-    CHECK_FALSE(held.mount);
-    CHECK(held.context);
-    holder.finish();
-  }
+TEST_CASE("a holder that cannot mount the overlay says which step failed and why") {
+  if (geteuid() != 0) return;
+  Layers l;
+  // The upper layer is the lower one's parent: overlayfs refuses overlapping layers at FSCONFIG_CMD_CREATE.
+  UniqueFd parent(open((l.d / "releases").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  l.plan.layers.upper = parent.get();
+  OverlayHolder holder = OverlayHolder::start(l.plan, l.lock.get());
+  HeldOverlay held = receive_overlay(holder.jail_end());
+  CHECK(held.error != 0);
+  CHECK(held.step == static_cast<int>(overlay_config(l.plan.layers).size()));  // the superblock's creation
+  CHECK_FALSE(held.mount);
+  CHECK(held.context);
+  holder.finish();
 }
 
 TEST_CASE("init is told when the holder died without a word") {

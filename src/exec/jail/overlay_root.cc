@@ -156,6 +156,22 @@ UniqueFd attach_held_overlay(const MountPlan& plan) {
   if (!release) throw_errno("cannot open the rootfs " + plan.rootfs);
   const OverlayText t = describe(plan, plan.layers, plan.dest + "/" + state_dir_name(plan.release) + "/upper");
   HeldOverlay held = receive_overlay(plan.overlay_sock);
+  if (held.error && held.step < -1) {
+    errno = held.error;
+    switch (held.step) {
+      case kStepIdmap:
+        idmap_failed(held.error, release.get(), "the release " + plan.rootfs);
+      case kStepNamespace:
+        throw_errno("cannot mount " + t.what + ": a mount namespace for its idmapped lower layer");
+      case kStepJailRoot:
+        throw_errno("cannot mount " + t.what + ": acting as the jail's root (fsuid, fsgid)");
+      case kStepOpen:
+        throw_errno("cannot mount " + t.what + ": opening the release and the state again" +
+                    (held.error == ESTALE ? std::string(" (replaced since run checked them)") : ""));
+      default:
+        throw_errno("cannot mount " + t.what + ": attaching the release's idmapped clone");
+    }
+  }
   if (held.error) {
     const auto options = overlay_config(plan.layers);
     const int n = static_cast<int>(options.size());
@@ -171,7 +187,7 @@ UniqueFd attach_held_overlay(const MountPlan& plan) {
 }  // namespace
 
 UniqueFd mount_overlay_root(const MountPlan& plan) {
-  if (plan.root == RootMode::State && plan.userns_fd < 0 && plan.overlay_sock >= 0) return attach_held_overlay(plan);
+  if (plan.root == RootMode::State && plan.overlay_sock >= 0) return attach_held_overlay(plan);
   UniqueFd release(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!release) throw_errno("cannot open the rootfs " + plan.rootfs);
   struct stat release_root {};

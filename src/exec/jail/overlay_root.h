@@ -8,9 +8,10 @@
 // Every layer is handed to overlayfs as /proc/self/fd/N of an fd opened beneath DEST without following
 // symlinks, never as a path the kernel would walk again (and no ':' or ',' in a name can split the option).
 // overlayfs clones each layer's mount privately (clone_private_mount), which before 6.15 requires that mount to
-// be attached in the caller's namespace: a release's overlay is mounted in the host's namespace by the process
-// that holds it (overlay_holder.h), over the release itself; with --userns (an idmapped lower layer) and
-// --volatile (a tmpfs upper layer), whose layers exist only in the jail's namespace, by init, there.
+// be attached in the caller's namespace: a release's overlay is mounted by the process that holds it
+// (overlay_holder.h), in the host's namespace over the release itself, or with --userns in a namespace of its
+// own over the release's idmapped clone; with --volatile, whose tmpfs upper layer is attached in the jail's
+// namespace first, by init, there.
 #pragma once
 
 #include <string>
