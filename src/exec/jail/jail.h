@@ -4,9 +4,9 @@
 //     │                                  signals to it, removes the cgroup, exits with its status
 //     │                                  [with a pty: the host terminal raw, bytes relayed (terminal.h)]
 //     │                                  [--userns: makes the user namespace first, user_namespace.h]
-//     │                                  [a release's state: first makes a process of its own that mounts the
-//     │                                  overlay on the other core and sends it to init, and takes it down
-//     │                                  after the jail, off run's path: overlay_holder.h]
+//     │                                  [a release's state: before init, makes a process of its own that
+//     │                                  mounts the overlay on the other core and sends it to init, and takes
+//     │                                  it down after the jail, off run's path: overlay_holder.h]
 //     └─ PID 1 "init" (new mount, PID, IPC, UTS, cgroup [, network] namespaces)
 //          │                             builds the root and pivots into it, sets the hostname and lo, [opens
 //          │                             the jail's pty, sends the master out], closes every inherited fd,
