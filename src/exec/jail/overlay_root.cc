@@ -62,15 +62,6 @@ void make_volatile_layers(Layers& l, const struct stat& release_root, uint32_t s
   l.upper_text = "a tmpfs (--volatile)";
 }
 
-void open_state_layers(Layers& l, const MountPlan& plan) {
-  UniqueFd dest(open(plan.dest.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!dest) throw_errno("cannot open " + plan.dest);
-  StateDirs dirs = open_state_dirs(dest.get(), plan.dest, plan.release);
-  l.upper = std::move(dirs.upper);
-  l.work = std::move(dirs.work);
-  l.upper_text = plan.dest + "/" + state_dir_name(plan.release) + "/upper";
-}
-
 // `release`: the release's directory as the host's mount has it (not the mounts stacked over it here).
 std::string advice(const MountPlan& plan, int release) {
   const std::string fs = filesystem_type(release);
@@ -187,7 +178,9 @@ UniqueFd attach_held_overlay(const MountPlan& plan) {
 }  // namespace
 
 UniqueFd mount_overlay_root(const MountPlan& plan) {
-  if (plan.root == RootMode::State && plan.overlay_sock >= 0) return attach_held_overlay(plan);
+  // A release's state: the holder mounts that overlay (overlay_holder.h). Here only --volatile's, whose tmpfs
+  // upper layer must be attached in this namespace before overlayfs can take it.
+  if (plan.root == RootMode::State) return attach_held_overlay(plan);
   UniqueFd release(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!release) throw_errno("cannot open the rootfs " + plan.rootfs);
   struct stat release_root {};
@@ -199,13 +192,10 @@ UniqueFd mount_overlay_root(const MountPlan& plan) {
   l.lower = clone_tree(release.get(), "", false, "the release " + plan.rootfs);
   set_attrs(l.lower.get(), MOUNT_ATTR_RDONLY, false, "the release " + plan.rootfs);
   // --userns: the release's owners as the jail's namespace maps them (overlayfs takes idmapped lower layers
-  // from 5.19; not an idmapped upper, so the state keeps host ids: state_dir.h).
+  // from 5.19).
   if (plan.userns_fd >= 0) idmap_tree(l.lower.get(), plan.userns_fd, release.get(), "the release " + plan.rootfs);
   attach_mount(l.lower.get(), release.get(), "the release " + plan.rootfs);
-  if (plan.root == RootMode::Volatile)
-    make_volatile_layers(l, release_root, plan.userns_fd >= 0 ? plan.id_shift : 0);
-  else
-    open_state_layers(l, plan);
+  make_volatile_layers(l, release_root, plan.userns_fd >= 0 ? plan.id_shift : 0);
   const OverlayLayers layers{l.lower.get(), l.upper.get(), l.work.get()};
   const OverlayText t = describe(plan, layers, l.upper_text);
 

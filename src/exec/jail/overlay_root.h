@@ -24,7 +24,7 @@
 namespace droot::exec {
 
 // Mounts the overlay over plan.rootfs (in the jail's private namespace; nodev) and returns an fd of its root:
-// the one the holder made (plan.overlay_sock, without --userns) or one made here.
+// for a release's state the one the holder made and sends on plan.overlay_sock, for --volatile one made here.
 // Throws Error naming the layers, what overlayfs said (its fs_context log; on 6.1 it logs to dmesg only) and,
 // when the filesystem holding the release cannot be used, the way out (--volatile, --read-only).
 UniqueFd mount_overlay_root(const MountPlan& plan);

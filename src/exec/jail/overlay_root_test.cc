@@ -14,6 +14,7 @@
 #include "../../../tests/hostile/scratch_dir.h"
 #include "error.h"
 #include "io.h"
+#include "overlay_holder.h"
 #include "state_dir.h"
 
 using namespace droot;
@@ -75,16 +76,31 @@ struct FakeDest {
     plan.release = release;
     plan.root = RootMode::State;
   }
-
-  void make_state() {
-    UniqueFd dest = open_or_throw(dir.path(), O_PATH | O_DIRECTORY);
-    struct stat root {};
-    REQUIRE(stat(plan.rootfs.c_str(), &root) == 0);
-    make_state_dirs(dest.get(), dir.path(), release, root);
-  }
 };
 
 std::string slurp(const std::string& path) { return read_file(path); }
+
+// What run does for a release's state before the jail (run_cmd.cc, jail.cc): the state made and its layers
+// open, the overlay's lock, and the holder that mounts the overlay and sends it on plan.overlay_sock. Made in
+// the caller's mount namespace, which must see the layers.
+struct HeldState {
+  UniqueFd release;
+  StateDirs dirs;
+  UniqueFd lock;
+  OverlayHolder holder;
+
+  explicit HeldState(MountPlan& plan) {
+    release = open_or_throw(plan.rootfs, O_PATH | O_DIRECTORY);
+    UniqueFd dest = open_or_throw(plan.dest, O_PATH | O_DIRECTORY);
+    struct stat root {};
+    if (fstat(release.get(), &root) < 0) throw_errno("stat the release");
+    dirs = make_state_dirs(dest.get(), plan.dest, plan.release, root);
+    lock = lock_state_mount(dirs, plan.dest, plan.release);
+    plan.layers = {release.get(), dirs.upper.get(), dirs.work.get()};
+    holder = OverlayHolder::start(plan, lock.get());
+    plan.overlay_sock = holder.jail_end();
+  }
+};
 
 }  // namespace
 
@@ -116,7 +132,7 @@ TEST_CASE("overlayfs gets index, redirect_dir, metacopy and xino off, whatever t
 TEST_CASE("the overlay root keeps the release as it is and writes into the state's upper layer") {
   if (geteuid() != 0) return;  // mounts need root; the integration tests (run_test.sh) cover this too
   FakeDest d;
-  d.make_state();
+  HeldState state(d.plan);
   std::string failure = in_mount_namespace([&] {
     UniqueFd root = mount_overlay_root(d.plan);
     UniqueFd f(openat(root.get(), "etc/conf", O_WRONLY | O_TRUNC | O_CLOEXEC));
@@ -127,6 +143,7 @@ TEST_CASE("the overlay root keeps the release as it is and writes into the state
     if (unlinkat(root.get(), "etc/gone", 0) < 0) throw_errno("delete etc/gone in the overlay");
   });
   CHECK(failure == "");
+  state.holder.finish();
   CHECK(slurp(d.dir / "releases/r1/etc/conf") == "from the image\n");
   CHECK(access((d.dir / "releases/r1/new").c_str(), F_OK) != 0);
   CHECK(slurp(d.dir / "state/r1/upper/etc/conf") == "written in the jail\n");
@@ -169,10 +186,7 @@ TEST_CASE("an upper layer overlayfs cannot use is an error naming the filesystem
     plan.dest = dest;
     plan.release = "r1";
     plan.root = RootMode::State;
-    UniqueFd dest_fd = open_or_throw(dest, O_PATH | O_DIRECTORY);
-    struct stat root {};
-    if (stat(plan.rootfs.c_str(), &root) < 0) throw_errno("stat the release");
-    make_state_dirs(dest_fd.get(), dest, "r1", root);
+    HeldState state(plan);  // here: the holder must see the outer overlay, mounted in this namespace only
     try {
       mount_overlay_root(plan);
     } catch (const Error& e) {

@@ -213,18 +213,6 @@ StateDirs make_state_dirs(int dest_fd, const std::string& dest, const std::strin
   return out;
 }
 
-StateDirs open_state_dirs(int dest_fd, const std::string& dest, const std::string& release) {
-  if (!plain_name(release)) throw Error("'" + release + "' is not a release name");
-  const std::string name = state_dir_name(release);
-  const std::string dir_path = dest + "/" + name;
-  StateDirs out;
-  out.dir = open_dir(dest_fd, name, O_RDONLY, dir_path);
-  check_private(out.dir.get(), dir_path);
-  out.upper = open_dir(out.dir.get(), "upper", O_PATH, dir_path + "/upper");
-  out.work = open_dir(out.dir.get(), "work", O_PATH, dir_path + "/work");
-  return out;
-}
-
 void lock_state(const StateDirs& dirs, const std::string& dest, const std::string& release) {
   if (flock(dirs.dir.get(), LOCK_EX | LOCK_NB) == 0) return;
   if (errno != EWOULDBLOCK) throw_errno("cannot lock " + dest + "/" + state_dir_name(release));

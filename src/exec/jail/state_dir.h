@@ -75,9 +75,6 @@ std::string state_ids_text(const std::optional<IdRange>& ids);
 // for host ids. `path` names it in errors; a damaged file is one.
 std::optional<IdRange> read_state_ids(int state_release_fd, const std::string& path);
 
-// Opens state/<release>/{upper,work}, made before (inside the jail's mount namespace, where overlayfs must
-// find them).
-StateDirs open_state_dirs(int dest_fd, const std::string& dest, const std::string& release);
 
 // flock(LOCK_EX | LOCK_NB) on state/<release>, held as long as `dirs.dir` is open in this process: overlayfs
 // leaves it undefined what two mounts sharing one upper layer see (the kernel only warns), so a second run of
