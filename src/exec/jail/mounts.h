@@ -53,7 +53,7 @@ struct MountPlan {
   int userns_fd = -1;
   uint32_t id_shift = 0;
   // RootMode::State: the socket on which the process that holds the overlay (overlay_holder.h) sends it,
-  // mounted over `layers` (-1: none, init mounts it itself).
+  // mounted over `layers` (-1 in the other modes).
   int overlay_sock = -1;
   OverlayLayers layers;
 };

@@ -83,9 +83,9 @@ void lock_state(const StateDirs& dirs, const std::string& dest, const std::strin
 
 // flock(LOCK_EX) on state/<release>/work, waited for: the lock of the overlay over this state, held from
 // before the overlay is mounted until its superblock is gone. A run holds it and hands it to the process that
-// holds the overlay and takes it down after the jail has exited (overlay_holder.h), so that run's caller does not wait for
-// overlayfs's sync of DEST's filesystem, and the next run of the release does not mount a second overlay on
-// the same upper layer before the first one is gone (overlayfs would only warn).
+// holds the overlay and takes it down after the jail has exited (overlay_holder.h), so that run's caller does
+// not wait for overlayfs's sync of DEST's filesystem, and the next run of the release does not mount a second
+// overlay on the same upper layer before the first one is gone (overlayfs would only warn).
 UniqueFd lock_state_mount(const StateDirs& dirs, const std::string& dest, const std::string& release);
 
 // Whether another process holds the lock of state/<release> (for prune: a release whose state is mounted).
