@@ -60,11 +60,10 @@ std::vector<uint8_t> Digest::finish() {
 
 std::string to_hex(const uint8_t* data, size_t size) {
   static const char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
+  std::string out(size * 2, '\0');  // sized once: deploy names an object per file with it
   for (size_t i = 0; i < size; ++i) {
-    out.push_back(digits[data[i] >> 4]);
-    out.push_back(digits[data[i] & 15]);
+    out[2 * i] = digits[data[i] >> 4];
+    out[2 * i + 1] = digits[data[i] & 15];
   }
   return out;
 }

@@ -272,8 +272,9 @@ TEST_CASE("stored in the background: thousands of small files, duplicates sharin
   spec.rootfs.push_back({"ro", 'd', 0555});
   spec.rootfs.push_back({"ro/x", 'f', 0444, "in a read-only directory\n"});
   StoreFixture fx(spec);
-  // Files waiting for their object name hold their descriptors: at most 128, with the store's 256 fan-out
-  // directories and the test's own few (a slow thread, under a sanitizer, fills the queue).
+  // A deploy's descriptors stay bounded whatever the number of files: files waiting for their object name
+  // hold only their (shared) directory, with the store's 256 fan-out directories and the test's own few (a
+  // slow thread, under a sanitizer, fills the queues).
   rlimit saved{};
   REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
   rlimit low = saved;

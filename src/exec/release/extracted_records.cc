@@ -55,10 +55,11 @@ void ExtractedRecords::add(const ManifestEntry& entry, Source source) {
   ++records_;
   if (source != Source::archive) return;
   // The recent entries stay at hand: a hard link's target is nearly always close before it.
-  if (recent_.insert_or_assign(entry.path, entry).second) recent_order_.push_back(entry.path);
-  if (recent_order_.size() > kRecent) {
-    recent_.erase(recent_order_.front());
-    recent_order_.pop_front();
+  if (recent_.size() < kRecent) {
+    recent_.push_back(entry);
+  } else {
+    recent_[recent_next_] = entry;
+    recent_next_ = (recent_next_ + 1) % kRecent;
   }
 }
 
@@ -91,9 +92,13 @@ std::optional<std::string_view> ExtractedRecords::next_line(const Spool& s, Read
 }
 
 bool ExtractedRecords::find(const std::string& path, ManifestEntry& out) {
-  if (auto it = recent_.find(path); it != recent_.end()) {
-    out = it->second;
-    return true;
+  // Newest first: a path archived twice is its last record.
+  for (size_t i = 0; i < recent_.size(); ++i) {
+    const ManifestEntry& e = recent_[(recent_next_ + recent_.size() - 1 - i) % recent_.size()];
+    if (e.path == path) {
+      out = e;
+      return true;
+    }
   }
   Spool& s = spools_[0];
   flush(s);
@@ -177,7 +182,8 @@ void ExtractedRecords::feed_manifest(std::string_view chunk) {
     for (Spool& s : spools_) flush(s);
     reading_ = true;
     recent_.clear();
-    recent_order_.clear();
+    recent_.shrink_to_fit();
+    recent_next_ = 0;
   }
   lines_.feed(chunk, [this](std::string_view line, size_t line_no) { compare_line(line, line_no); });
 }

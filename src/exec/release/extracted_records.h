@@ -11,12 +11,10 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "fd.h"
@@ -78,8 +76,11 @@ class ExtractedRecords {
   Spool spools_[2];
   bool reading_ = false;
   uint64_t records_ = 0;
-  std::unordered_map<std::string, ManifestEntry> recent_;
-  std::deque<std::string> recent_order_;
+  // The last kRecent archive records, a ring (recent_next_: the oldest, overwritten next): assigning over
+  // an entry reuses its strings, so a record costs no allocation; find() scans it newest first (hard links
+  // are rare, every entry is not).
+  std::vector<ManifestEntry> recent_;
+  size_t recent_next_ = 0;
 
   std::map<std::string, ManifestEntry> pending_records_;   // records whose manifest line has not come yet
   std::map<std::string, ManifestEntry> pending_manifest_;  // manifest lines whose record has not come yet

@@ -51,6 +51,15 @@ TEST_CASE("records are found again, recent ones from memory, older ones from the
   for (size_t i = 0; i < ExtractedRecords::kRecent + 10; ++i) r.add({"d" + std::to_string(i), "dir", 0755, 0, 0, 0, "", ""});
   REQUIRE(r.find("bin/sh", e));
   CHECK(e == ManifestEntry{"bin/sh", "file", 04755, 0, 0, 5, "", sha256_hex("shell")});
+  // After the recent entries wrapped around: the newest and the oldest kept are found, and a path archived
+  // twice is its last record.
+  REQUIRE(r.find("d" + std::to_string(ExtractedRecords::kRecent + 9), e));
+  CHECK(e.type == "dir");
+  REQUIRE(r.find("d10", e));
+  CHECK(e.path == "d10");
+  r.add({"d11", "dir", 0700, 0, 0, 0, "", ""});
+  REQUIRE(r.find("d11", e));
+  CHECK(e.mode == 0700);
 }
 
 TEST_CASE("memory stays flat: records live in the spool, not in a map") {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -20,11 +21,16 @@ namespace {
 
 constexpr const char* kObjectsDir = "objects";
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+// Lower-case hex only (the names ObjectKey::name() makes); -1 for anything else.
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<int8_t>(c - 'a' + 10);
+  return t;
+}();
+
+int hex_digit(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
 
 bool parse_hex(std::string_view hex, uint8_t* out) {
   for (size_t i = 0; i < hex.size() / 2; ++i) {
@@ -55,13 +61,41 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 std::string ObjectKey::dir() const { return to_hex(sha256.data(), 1); }
 
-std::string ObjectKey::name() const {
-  char meta[96];
-  std::snprintf(meta, sizeof meta, "-%04o-%u-%u-%lld.%09ld", mode & 07777, uid, gid, static_cast<long long>(mtime.tv_sec),
-                static_cast<long>(mtime.tv_nsec));
-  std::string out = to_hex(sha256.data() + 1, 31) + meta;
-  if (!capability.empty()) out += "-c" + sha256_hex(capability).substr(0, 16);
-  return out;
+std::string ObjectKey::name() const { return std::string(ObjectName(*this).view()); }
+
+ObjectName::ObjectName(const ObjectKey& key) {
+  static const char digits[] = "0123456789abcdef";
+  char* p = text_;
+  for (size_t i = 1; i < key.sha256.size(); ++i) {
+    *p++ = digits[key.sha256[i] >> 4];
+    *p++ = digits[key.sha256[i] & 15];
+  }
+  char* const end = text_ + sizeof text_;
+  if (key.mtime.tv_nsec >= 0 && key.mtime.tv_nsec <= 999999999) {
+    // What snprintf's "-%04o-%u-%u-%lld.%09ld" makes, by hand.
+    const uint32_t mode = key.mode & 07777;
+    *p++ = '-';
+    for (int shift = 9; shift >= 0; shift -= 3) *p++ = static_cast<char>('0' + ((mode >> shift) & 7));
+    *p++ = '-';
+    p = std::to_chars(p, end, key.uid).ptr;
+    *p++ = '-';
+    p = std::to_chars(p, end, key.gid).ptr;
+    *p++ = '-';
+    p = std::to_chars(p, end, static_cast<long long>(key.mtime.tv_sec)).ptr;
+    *p++ = '.';
+    for (long nsec = key.mtime.tv_nsec, div = 100000000; div > 0; div /= 10) *p++ = static_cast<char>('0' + nsec / div % 10);
+  } else {
+    p += std::snprintf(p, static_cast<size_t>(end - p), "-%04o-%u-%u-%lld.%09ld", key.mode & 07777, key.uid, key.gid,
+                       static_cast<long long>(key.mtime.tv_sec), static_cast<long>(key.mtime.tv_nsec));
+  }
+  if (!key.capability.empty()) {
+    const std::string digest = sha256_hex(key.capability);
+    *p++ = '-';
+    *p++ = 'c';
+    p = std::copy_n(digest.data(), 16, p);
+  }
+  *p = '\0';
+  size_ = static_cast<size_t>(p - text_);
 }
 
 std::optional<ParsedObjectName> parse_object_name(const std::string& dir, const std::string& name) {
@@ -112,6 +146,7 @@ std::string object_mismatch(const struct stat& st, const ObjectKey& key, uint64_
 }
 
 ObjectStore::ObjectStore(int dest_fd, const std::string& dest, bool create) : path_(dest + "/" + kObjectsDir) {
+  for (auto& fd : fanout_fd_) fd.store(-1, std::memory_order_relaxed);
   // 0700: objects carry setuid bits and capabilities; they are reached through the releases, never here.
   if (create && ::mkdirat(dest_fd, kObjectsDir, 0700) != 0 && errno != EEXIST) throw_errno("cannot create " + path_);
   int fd = ::openat(dest_fd, kObjectsDir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -127,11 +162,18 @@ ObjectStore::ObjectStore(int dest_fd, const std::string& dest, bool create) : pa
 int ObjectStore::fanout(const std::string& dir, bool create) const {
   uint8_t index = 0;
   if (dir.size() != 2 || !parse_hex(dir, &index)) throw Error("bad object directory name '" + dir + "'");
-  // A deploy asks from two threads (tree_writer.cc: small files are stored on a thread of their own).
+  return fanout(index, create);
+}
+
+int ObjectStore::fanout(uint8_t index, bool create) const {
+  // A deploy asks from two threads (tree_writer.cc: small files are stored on a thread of their own), once
+  // per file: an open directory is found without the lock.
+  if (int fd = fanout_fd_[index].load(std::memory_order_acquire); fd >= 0) return fd;
   std::lock_guard<std::mutex> lock(mutex_);
   UniqueFd& slot = fanout_[index];
   if (slot) return slot.get();
   if (!fd_) return -1;
+  const std::string dir = to_hex(&index, 1);
   if (create && ::mkdirat(fd_.get(), dir.c_str(), 0700) != 0 && errno != EEXIST)
     throw_errno("cannot create " + path_ + "/" + dir);
   int fd = ::openat(fd_.get(), dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -140,13 +182,14 @@ int ObjectStore::fanout(const std::string& dir, bool create) const {
     throw_errno("cannot open " + path_ + "/" + dir);
   }
   slot.reset(fd);
+  fanout_fd_[index].store(fd, std::memory_order_release);
   return fd;
 }
 
 ObjectStore::Found ObjectStore::find(const ObjectKey& key, uint64_t size, bool owners, std::string* why) const {
-  int dir = fanout(key.dir(), false);
+  int dir = fanout(key.fanout_index(), false);
   if (dir < 0) return Found::absent;
-  const std::string name = key.name();
+  const ObjectName name(key);
   struct stat st {};
   if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return Found::absent;
@@ -159,8 +202,8 @@ ObjectStore::Found ObjectStore::find(const ObjectKey& key, uint64_t size, bool o
 }
 
 void ObjectStore::forget(const ObjectKey& key) const {
-  int dir = fanout(key.dir(), false);
-  if (dir >= 0 && ::unlinkat(dir, key.name().c_str(), 0) != 0 && errno != ENOENT)
+  int dir = fanout(key.fanout_index(), false);
+  if (dir >= 0 && ::unlinkat(dir, ObjectName(key).c_str(), 0) != 0 && errno != ENOENT)
     throw_errno("cannot remove the damaged object " + path_ + "/" + key.path());
 }
 
@@ -190,41 +233,46 @@ std::pair<uint64_t, uint64_t> key_hashes(const ObjectKey& k) {
 
 }  // namespace
 
+bool same_object_key(const ObjectKey& a, const ObjectKey& b) {
+  return a.sha256 == b.sha256 && a.mode == b.mode && a.uid == b.uid && a.gid == b.gid &&
+         a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec && a.capability == b.capability;
+}
+
+uint64_t object_key_hash(const ObjectKey& key) { return key_hashes(key).first; }
+
 void ObjectStore::begin_deploy() {
-  added_.clear();
+  added_.reset();
   if (!fd_) return;
   for (const auto& d : dir_names(fd_.get(), path_)) {
     uint8_t index = 0;
     if (d.size() == 2 && parse_hex(d, &index)) return;  // objects are stored: every lookup asks the kernel
   }
-  added_.assign(kBloomWords, 0);
+  added_.reset(new std::atomic<uint64_t>[kBloomWords]());  // value-initialised: all zero
 }
 
 bool ObjectStore::maybe_stored(const ObjectKey& key) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (added_.empty()) return true;
+  if (!added_) return true;
   auto [h1, h2] = key_hashes(key);
   for (int i = 0; i < kBloomHashes; ++i) {
     uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % (kBloomWords * 64);
-    if (!(added_[bit / 64] & (uint64_t{1} << (bit % 64)))) return false;
+    if (!(added_[bit / 64].load(std::memory_order_relaxed) & (uint64_t{1} << (bit % 64)))) return false;
   }
   return true;
 }
 
 void ObjectStore::remember(const ObjectKey& key) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (added_.empty()) return;
+  if (!added_) return;
   auto [h1, h2] = key_hashes(key);
   for (int i = 0; i < kBloomHashes; ++i) {
     uint64_t bit = (h1 + static_cast<uint64_t>(i) * h2) % (kBloomWords * 64);
-    added_[bit / 64] |= uint64_t{1} << (bit % 64);
+    added_[bit / 64].fetch_or(uint64_t{1} << (bit % 64), std::memory_order_relaxed);
   }
 }
 
 void ObjectStore::adopt(int parent, const std::string& name, const ObjectKey& key, const std::string& shown) const {
-  int dir = fanout(key.dir(), true);
+  int dir = fanout(key.fanout_index(), true);
   // flags 0: `name` was created by this deploy an instant ago in its private directory; never a symlink.
-  if (::linkat(parent, name.c_str(), dir, key.name().c_str(), 0) != 0)
+  if (::linkat(parent, name.c_str(), dir, ObjectName(key).c_str(), 0) != 0)
     throw_errno("cannot store '" + shown + "' as the object " + path_ + "/" + key.path());
   remember(key);
 }
@@ -233,18 +281,18 @@ bool ObjectStore::try_link(const ObjectKey& key, int parent, const std::string& 
   // A store that was empty when this deploy began holds only what the deploy added: if the filter has not
   // seen the key, the object is not there (a Bloom filter has no false negatives).
   if (!maybe_stored(key)) return false;
-  int dir = fanout(key.dir(), false);
+  int dir = fanout(key.fanout_index(), false);
   if (dir < 0) return false;
-  if (::linkat(dir, key.name().c_str(), parent, name.c_str(), 0) == 0) return true;
+  if (::linkat(dir, ObjectName(key).c_str(), parent, name.c_str(), 0) == 0) return true;
   if (errno == ENOENT) return false;
   if (errno == EEXIST) throw NameExists();
   throw_errno("cannot link the object " + path_ + "/" + key.path());
 }
 
 void ObjectStore::link_into(const ObjectKey& key, int parent, const std::string& name, const std::string& shown) const {
-  int dir = fanout(key.dir(), false);
+  int dir = fanout(key.fanout_index(), false);
   // flags 0: an object is a regular file, and linkat does not follow a symlink at its name anyway.
-  if (dir < 0 || ::linkat(dir, key.name().c_str(), parent, name.c_str(), 0) != 0) {
+  if (dir < 0 || ::linkat(dir, ObjectName(key).c_str(), parent, name.c_str(), 0) != 0) {
     if (errno == EEXIST) throw NameExists();
     if (errno == EMLINK)
       throw Error("'" + shown + "': the object " + key.path() + " has as many hard links as the filesystem allows");
@@ -287,6 +335,7 @@ StoreTotals ObjectStore::collect_garbage() const {
     }
     if (left == 0) {
       // An empty fan-out directory goes too: a refused deploy leaves DEST as it found it.
+      fanout_fd_[index].store(-1, std::memory_order_relaxed);
       fanout_[index].reset();
       if (::unlinkat(fd_.get(), dir.c_str(), AT_REMOVEDIR) != 0 && errno != ENOTEMPTY && errno != ENOENT)
         throw_errno("cannot remove " + path_ + "/" + dir);

@@ -20,11 +20,14 @@
 #include <time.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fd.h"
@@ -40,9 +43,29 @@ struct ObjectKey {
   std::string capability;  // security.capability's value, or empty
 
   // "ab/cdef…-0755-0-0-SEC.NSEC[-cHEX]": the fan-out directory and the name within it.
+  uint8_t fanout_index() const { return sha256[0]; }
   std::string dir() const;
   std::string name() const;
   std::string path() const { return dir() + "/" + name(); }
+};
+
+// Whether two keys name the same object (capabilities compared by value).
+bool same_object_key(const ObjectKey& a, const ObjectKey& b);
+// A 64-bit hash of everything in a key.
+uint64_t object_key_hash(const ObjectKey& key);
+
+// ObjectKey::name() formatted into a buffer of its own: a deploy names an object per file, and a name made
+// this way costs no allocation (nor printf).
+class ObjectName {
+ public:
+  explicit ObjectName(const ObjectKey& key);
+  const char* c_str() const { return text_; }
+  std::string_view view() const { return {text_, size_}; }
+
+ private:
+  // 62 hex digits, "-7777", two 10-digit ids, a 20-character second, ".NNNNNNNNN", "-c" and 16 hex: 138.
+  char text_[160];
+  size_t size_ = 0;
 };
 
 // Parses a name made by ObjectKey::name() in directory `dir` (capability: only its digest is known, so
@@ -95,8 +118,9 @@ class ObjectStore {
   // Calls `fn(dir fd, dir, name)` for each name in each fan-out directory (for check).
   void for_each(const std::function<void(int dir_fd, const std::string& dir, const std::string& name)>& fn) const;
 
-  // The fan-out directory `dir` ("ab"), opened (O_PATH); made if `create`. Invalid if absent.
+  // The fan-out directory `dir` ("ab"), opened (O_PATH); made if `create`. -1 if absent.
   int fanout(const std::string& dir, bool create) const;
+  int fanout(uint8_t index, bool create) const;
 
  private:
   bool maybe_stored(const ObjectKey& key) const;
@@ -104,11 +128,15 @@ class ObjectStore {
 
   std::string path_;
   UniqueFd fd_;
+  // A deploy links and stores objects from two threads, once per file: what they read on the way is
+  // lock-free. fanout_fd_ mirrors fanout_ (which owns the descriptors); mutex_ guards only a fan-out
+  // directory's first open.
   mutable std::array<UniqueFd, 256> fanout_;
-  mutable std::vector<uint64_t> added_;  // the Bloom filter of begin_deploy(); empty when not in use
-  // Guards fanout_ and added_: a deploy links and stores objects from two threads. Not held across calls
-  // into the kernel other than a fan-out directory's first open.
+  mutable std::array<std::atomic<int>, 256> fanout_fd_;
   mutable std::mutex mutex_;
+  // The Bloom filter of begin_deploy(), null when not in use. Bits are only ever set (relaxed: a key a
+  // thread must find was remembered before something that synchronises the two, tree_writer.cc's lock).
+  std::unique_ptr<std::atomic<uint64_t>[]> added_;
 };
 
 // What differs between an object's inode and its key, "" if nothing: not a regular file, another size (than

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
+
 #include "../../../tests/hostile/scratch_dir.h"
 #include "beneath.h"
 #include "hash.h"
@@ -49,6 +51,54 @@ TEST_CASE("object names carry the whole key and parse back") {
   CHECK_FALSE(parse_object_name(k.dir(), "stray"));
   CHECK_FALSE(parse_object_name("zz", k.name()));
   CHECK_FALSE(parse_object_name(k.dir(), k.name() + "-x"));
+}
+
+TEST_CASE("object names are formatted as DEST's existing objects were named (printf's format), without it") {
+  // Names already in a DEST were made with snprintf("-%04o-%u-%u-%lld.%09ld"): a name formatted by hand must
+  // be the same, byte for byte, or a deploy would no longer find them.
+  const std::string sha = sha256_hex("x");
+  struct Case {
+    uint32_t mode;
+    uint32_t uid, gid;
+    timespec mtime;
+  } cases[] = {{0, 0, 0, {0, 0}},
+               {07777, 4294967295u, 4294967295u, {253402300799, 999999999}},
+               {0644, 1000, 100, {1700000000, 5}},
+               {01, 7, 8, {-1, 0}},
+               {0755, 0, 0, {-9223372036854775807LL - 1, 1}},
+               {0600, 1, 2, {3, 1000000000}},  // out of range: printf's own output is kept
+               {0600, 1, 2, {3, -1}}};
+  for (const Case& c : cases) {
+    ObjectKey k = object_key(sha, c.mode, c.uid, c.gid, c.mtime, "", "f");
+    char meta[96];
+    std::snprintf(meta, sizeof meta, "-%04o-%u-%u-%lld.%09ld", c.mode, c.uid, c.gid, static_cast<long long>(c.mtime.tv_sec),
+                  static_cast<long>(c.mtime.tv_nsec));
+    CAPTURE(meta);
+    CHECK(ObjectName(k).view() == sha.substr(2) + meta);
+    CHECK(k.name() == sha.substr(2) + meta);
+    CHECK(std::string(ObjectName(k).c_str()) == sha.substr(2) + meta);
+    k.capability = std::string("\x01\0\0\x02", 4);
+    CHECK(k.name() == sha.substr(2) + meta + "-c" + sha256_hex(k.capability).substr(0, 16));
+  }
+}
+
+TEST_CASE("keys are the same object only when everything in them is") {
+  ObjectKey a = key_for("hello", 0644);
+  ObjectKey b = a;
+  CHECK(same_object_key(a, b));
+  CHECK(object_key_hash(a) == object_key_hash(b));
+  b.mtime.tv_nsec += 1;
+  CHECK_FALSE(same_object_key(a, b));
+  CHECK(object_key_hash(a) != object_key_hash(b));
+  b = a;
+  b.capability = "c";
+  CHECK_FALSE(same_object_key(a, b));
+  b = a;
+  b.gid += 1;
+  CHECK_FALSE(same_object_key(a, b));
+  b = a;
+  b.sha256[31] ^= 1;
+  CHECK_FALSE(same_object_key(a, b));
 }
 
 TEST_CASE("a stored object is found, linked, and collected once nothing links it") {

@@ -28,10 +28,10 @@ constexpr uint64_t kEarlyWritebackMin = 64 << 10;
 constexpr size_t kQueuedFiles = 1024;
 constexpr size_t kQueuedBytes = 4 << 20;
 constexpr size_t kQueuedOverhead = 256;  // a job's own memory besides its content
-// Each file waiting for its object name holds its descriptor: with EarlyWriteback's 256 and the store's
-// 256 fan-out directories, well under the 1024 descriptors a process gets by default (deploy raises that to
-// the hard limit, which may be 1024 too).
-constexpr size_t kQueuedNames = 128;
+// Each file waiting for its object name holds its directory open (shared with its siblings): with
+// EarlyWriteback's 256 and the store's 256 fan-out directories, under the 1024 descriptors a process gets by
+// default (deploy raises that to the hard limit, which may be 1024 too).
+constexpr size_t kQueuedNames = 256;
 
 // Runs a background job's work for the file `path`: its errors become EntryFailure, naming that file (one
 // passed on from the queue behind it already names its own).
@@ -264,11 +264,15 @@ WrittenFile TreeWriter::store_file(const std::vector<std::string>& parts, const 
 bool TreeWriter::store_content(const std::shared_ptr<UniqueFd>& dir, int parent, const std::string& name,
                                const std::string& path, const std::string& content, const ObjectKey& key,
                                const NodeAttrs& attrs, const std::string& capability) {
-  const std::string object = key.path();
+  // Per file, every allocation and lock counts here (an image of 200,000 small files): the pending names
+  // are found by the key's hash, not by its formatted name.
+  const uint64_t id = object_key_hash(key);
   {
     // An earlier file with the same key, written but not yet given its object name: share its inode.
     std::lock_guard<std::mutex> lock(unnamed_mutex_);
-    if (auto it = unnamed_.find(object); it != unnamed_.end()) {
+    auto [first, last] = unnamed_.equal_range(id);
+    for (auto it = first; it != last; ++it) {
+      if (!same_object_key(it->second.key, key)) continue;
       // flags 0: the earlier file is ours, created in this private tree an instant ago; never a symlink.
       if (::linkat(it->second.parent, it->second.name.c_str(), parent, name.c_str(), 0) != 0)
         throw_create_error(path, "file", errno);
@@ -276,20 +280,32 @@ bool TreeWriter::store_content(const std::shared_ptr<UniqueFd>& dir, int parent,
     }
   }
   if (link_stored(parent, name, path, key, content.size())) return false;
-  auto fd = std::make_shared<UniqueFd>(create_file(parent, name, path, attrs.perm));
-  write_all(fd->get(), content.data(), content.size(), "'" + path + "'");
-  // The rest goes to a third thread: the times, owner and mode, and the object name — a link into
-  // DEST/objects/xx that costs as much as the file's own creation (another directory's blocks, its hash
-  // tree) — while this thread creates the next file.
+  UniqueFd fd = create_file(parent, name, path, attrs.perm);
+  for (size_t done = 0; done < content.size();) {
+    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("cannot write '" + path + "'");
+    done += static_cast<size_t>(n);
+  }
+  // Complete here (times, and owner, mode and capability where they differ from what it was created with);
+  // only its object name goes to a third thread — a link into DEST/objects/xx that costs as much as the
+  // file's own creation (another directory's blocks, its hash tree) — while this thread creates the next.
+  finish_file(fd.get(), path, attrs, capability, attrs.perm);
+  if (options_.writeback && content.size() >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(fd));
+  fd.reset();
   {
     std::lock_guard<std::mutex> lock(unnamed_mutex_);
-    unnamed_.emplace(object, Unnamed{dir, parent, name});
+    unnamed_.emplace(id, Unnamed{dir, parent, name, key});
   }
-  naming_->push(kQueuedOverhead, [this, fd, dir, parent, name, path, key, object, attrs, capability,
-                                 size = content.size()] {
-    as_entry(path, [&] { store_new(parent, name, path, std::move(*fd), size, key, attrs, capability); });
+  naming_->push(kQueuedOverhead, [this, dir, parent, name, path, key, id] {
+    as_entry(path, [&] { options_.objects->adopt(parent, name, key, path); });
     std::lock_guard<std::mutex> lock(unnamed_mutex_);  // after adopt(): a later lookup then finds the object
-    unnamed_.erase(object);
+    auto [first, last] = unnamed_.equal_range(id);
+    for (auto it = first; it != last; ++it)
+      if (same_object_key(it->second.key, key)) {
+        unnamed_.erase(it);
+        break;
+      }
   });
   return true;
 }

@@ -130,15 +130,16 @@ class TreeWriter {
   uint64_t euid_, egid_;
   mode_t umask_ = 022;
   std::atomic<uint64_t> bg_files_{0}, bg_bytes_{0};
-  // Small files written whose object name is still queued on naming_, by object path: a later file with
-  // the same key links the earlier file itself. Only ever as large as naming_'s queue.
+  // Small files written whose object name is still queued on naming_, by object_key_hash(): a later file
+  // with the same key links the earlier file itself. Only ever as large as naming_'s queue.
   struct Unnamed {
     std::shared_ptr<UniqueFd> dir;  // keeps `parent` open
     int parent;
     std::string name;
+    ObjectKey key;
   };
   std::mutex unnamed_mutex_;
-  std::unordered_map<std::string, Unnamed> unnamed_;
+  std::unordered_multimap<uint64_t, Unnamed> unnamed_;
   // Last: destroyed first, so that no queued job outlives what it uses. queue_ creates small files and
   // hands each to naming_, which gives it its object name (queue_ goes first: its job may wait on naming_).
   std::unique_ptr<BackgroundQueue> naming_;
