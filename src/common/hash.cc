@@ -58,13 +58,18 @@ std::vector<uint8_t> Digest::finish() {
   return out;
 }
 
-std::string to_hex(const uint8_t* data, size_t size) {
+char* to_hex(const uint8_t* data, size_t size, char* out) {
   static const char digits[] = "0123456789abcdef";
-  std::string out(size * 2, '\0');  // sized once: deploy names an object per file with it
   for (size_t i = 0; i < size; ++i) {
-    out[2 * i] = digits[data[i] >> 4];
-    out[2 * i + 1] = digits[data[i] & 15];
+    *out++ = digits[data[i] >> 4];
+    *out++ = digits[data[i] & 15];
   }
+  return out;
+}
+
+std::string to_hex(const uint8_t* data, size_t size) {
+  std::string out(size * 2, '\0');  // sized once: deploy names an object per file with it
+  to_hex(data, size, out.data());
   return out;
 }
 

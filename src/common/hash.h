@@ -37,6 +37,8 @@ class Digest {
   std::unique_ptr<Blake2b> blake_;
 };
 
+// Writes 2 * size lower-case hex digits at `out` (no terminator); returns the end.
+char* to_hex(const uint8_t* data, size_t size, char* out);
 std::string to_hex(const uint8_t* data, size_t size);
 inline std::string to_hex(const std::vector<uint8_t>& v) { return to_hex(v.data(), v.size()); }
 template <size_t N>

@@ -64,12 +64,7 @@ std::string ObjectKey::dir() const { return to_hex(sha256.data(), 1); }
 std::string ObjectKey::name() const { return std::string(ObjectName(*this).view()); }
 
 ObjectName::ObjectName(const ObjectKey& key) {
-  static const char digits[] = "0123456789abcdef";
-  char* p = text_;
-  for (size_t i = 1; i < key.sha256.size(); ++i) {
-    *p++ = digits[key.sha256[i] >> 4];
-    *p++ = digits[key.sha256[i] & 15];
-  }
+  char* p = to_hex(key.sha256.data() + 1, key.sha256.size() - 1, text_);
   char* const end = text_ + sizeof text_;
   if (key.mtime.tv_nsec >= 0 && key.mtime.tv_nsec <= 999999999) {
     // What snprintf's "-%04o-%u-%u-%lld.%09ld" makes, by hand.

@@ -202,12 +202,24 @@ bool TreeWriter::link_stored(int parent, const std::string& name, const std::str
   return false;
 }
 
-void TreeWriter::store_new(int parent, const std::string& name, const std::string& path, UniqueFd fd, uint64_t size,
-                           const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability) {
+void TreeWriter::complete_file(UniqueFd fd, const std::string& path, uint64_t size, const NodeAttrs& attrs,
+                               const std::string& capability) {
   finish_file(fd.get(), path, attrs, capability, attrs.perm);
-  options_.objects->adopt(parent, name, key, path);
   // Small files are left to the final syncfs: one writeback request per tiny file costs more than it saves.
   if (options_.writeback && size >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(fd));
+}
+
+void TreeWriter::store_new(int parent, const std::string& name, const std::string& path, UniqueFd fd, uint64_t size,
+                           const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability) {
+  complete_file(std::move(fd), path, size, attrs, capability);
+  options_.objects->adopt(parent, name, key, path);
+}
+
+TreeWriter::UnnamedMap::iterator TreeWriter::find_unnamed(uint64_t id, const ObjectKey& key) {
+  auto [first, last] = unnamed_.equal_range(id);
+  for (auto it = first; it != last; ++it)
+    if (same_object_key(it->second.key, key)) return it;
+  return unnamed_.end();
 }
 
 WrittenFile TreeWriter::store_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,
@@ -270,9 +282,7 @@ bool TreeWriter::store_content(const std::shared_ptr<UniqueFd>& dir, int parent,
   {
     // An earlier file with the same key, written but not yet given its object name: share its inode.
     std::lock_guard<std::mutex> lock(unnamed_mutex_);
-    auto [first, last] = unnamed_.equal_range(id);
-    for (auto it = first; it != last; ++it) {
-      if (!same_object_key(it->second.key, key)) continue;
+    if (auto it = find_unnamed(id, key); it != unnamed_.end()) {
       // flags 0: the earlier file is ours, created in this private tree an instant ago; never a symlink.
       if (::linkat(it->second.parent, it->second.name.c_str(), parent, name.c_str(), 0) != 0)
         throw_create_error(path, "file", errno);
@@ -281,18 +291,11 @@ bool TreeWriter::store_content(const std::shared_ptr<UniqueFd>& dir, int parent,
   }
   if (link_stored(parent, name, path, key, content.size())) return false;
   UniqueFd fd = create_file(parent, name, path, attrs.perm);
-  for (size_t done = 0; done < content.size();) {
-    ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("cannot write '" + path + "'");
-    done += static_cast<size_t>(n);
-  }
+  write_all(fd.get(), content.data(), content.size(), "'" + path + "'");
   // Complete here (times, and owner, mode and capability where they differ from what it was created with);
   // only its object name goes to a third thread — a link into DEST/objects/xx that costs as much as the
   // file's own creation (another directory's blocks, its hash tree) — while this thread creates the next.
-  finish_file(fd.get(), path, attrs, capability, attrs.perm);
-  if (options_.writeback && content.size() >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(fd));
-  fd.reset();
+  complete_file(std::move(fd), path, content.size(), attrs, capability);
   {
     std::lock_guard<std::mutex> lock(unnamed_mutex_);
     unnamed_.emplace(id, Unnamed{dir, parent, name, key});
@@ -300,12 +303,7 @@ bool TreeWriter::store_content(const std::shared_ptr<UniqueFd>& dir, int parent,
   naming_->push(kQueuedOverhead, [this, dir, parent, name, path, key, id] {
     as_entry(path, [&] { options_.objects->adopt(parent, name, key, path); });
     std::lock_guard<std::mutex> lock(unnamed_mutex_);  // after adopt(): a later lookup then finds the object
-    auto [first, last] = unnamed_.equal_range(id);
-    for (auto it = first; it != last; ++it)
-      if (same_object_key(it->second.key, key)) {
-        unnamed_.erase(it);
-        break;
-      }
+    if (auto it = find_unnamed(id, key); it != unnamed_.end()) unnamed_.erase(it);
   });
   return true;
 }

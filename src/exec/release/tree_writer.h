@@ -112,6 +112,10 @@ class TreeWriter {
   // Links the stored object `key` as `name` in `parent` if the store has it intact (a damaged one loses
   // its name).
   bool link_stored(int parent, const std::string& name, const std::string& path, const ObjectKey& key, uint64_t size);
+  // Gives a file whose data is complete its times (and owner, mode, capability) and closes it, or hands it
+  // to the early writeback if it is large enough to be worth one.
+  void complete_file(UniqueFd fd, const std::string& path, uint64_t size, const NodeAttrs& attrs,
+                     const std::string& capability);
   // Makes the file just written as `name` in `parent` (its data complete) the object `key`.
   void store_new(int parent, const std::string& name, const std::string& path, UniqueFd fd, uint64_t size,
                  const ObjectKey& key, const NodeAttrs& attrs, const std::string& capability);
@@ -138,8 +142,11 @@ class TreeWriter {
     std::string name;
     ObjectKey key;
   };
+  using UnnamedMap = std::unordered_multimap<uint64_t, Unnamed>;
+  // The pending file with exactly `key` (hash `id`), or end(). Hold unnamed_mutex_.
+  UnnamedMap::iterator find_unnamed(uint64_t id, const ObjectKey& key);
   std::mutex unnamed_mutex_;
-  std::unordered_multimap<uint64_t, Unnamed> unnamed_;
+  UnnamedMap unnamed_;
   // Last: destroyed first, so that no queued job outlives what it uses. queue_ creates small files and
   // hands each to naming_, which gives it its object name (queue_ goes first: its job may wait on naming_).
   std::unique_ptr<BackgroundQueue> naming_;
