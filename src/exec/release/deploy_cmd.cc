@@ -76,7 +76,7 @@ Deployed build_release(const ReleaseStore& store, const ObjectStore& objects, co
   eo.poll = [&] { signals.poll(); };
   Deployed d;
   {
-    EarlyWriteback writeback;
+    EarlyWriteback writeback(temp.fd());
     eo.writeback = &writeback;
     d.extracted = extract_payload({art.fd.get(), art.payload_size, art.payload_sha256, art.name, frames}, temp.fd(), eo);
   }

@@ -66,6 +66,39 @@ TEST_CASE("EarlyWriteback counts the files it started writing back") {
   ::rmdir(dir);
 }
 
+TEST_CASE("EarlyWriteback syncs the filesystem each time small files have left the given bytes dirty") {
+  char dir[] = "/var/tmp/droot-writeback-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  int fs = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  REQUIRE(fs >= 0);
+  size_t syncs = 0;
+  {
+    // 100-byte files count as a page and an inode's share each: 4 of them pass 16 KiB, 3 do not.
+    EarlyWriteback writeback(fs, 16 << 10);
+    for (int i = 0; i < 3; ++i) writeback.small_file(100);
+    ::usleep(50000);
+    CHECK(writeback.syncs() == 0);
+    writeback.small_file(100);
+    for (int i = 0; i < 2000 && writeback.syncs() == 0; ++i) ::usleep(1000);
+    syncs = writeback.syncs();
+  }
+  CHECK(syncs == 1);
+  {
+    // Without a filesystem descriptor (or with no threshold) small files are only left to the final sync.
+    EarlyWriteback none;
+    EarlyWriteback unbounded(fs, 0);
+    for (int i = 0; i < 100; ++i) {
+      none.small_file(1 << 20);
+      unbounded.small_file(1 << 20);
+    }
+    ::usleep(50000);
+    CHECK(none.syncs() == 0);
+    CHECK(unbounded.syncs() == 0);
+  }
+  ::close(fs);
+  ::rmdir(dir);
+}
+
 TEST_CASE("EarlyWriteback: a descriptor it cannot write back (a pipe) is still closed") {
   int p[2];
   REQUIRE(::pipe(p) == 0);

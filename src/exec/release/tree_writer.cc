@@ -205,8 +205,11 @@ bool TreeWriter::link_stored(int parent, const std::string& name, const std::str
 void TreeWriter::complete_file(UniqueFd fd, const std::string& path, uint64_t size, const NodeAttrs& attrs,
                                const std::string& capability) {
   finish_file(fd.get(), path, attrs, capability, attrs.perm);
-  // Small files are left to the final syncfs: one writeback request per tiny file costs more than it saves.
-  if (options_.writeback && size >= kEarlyWritebackMin) options_.writeback->hand_over(std::move(fd));
+  if (!options_.writeback) return;
+  if (size >= kEarlyWritebackMin)
+    options_.writeback->hand_over(std::move(fd));
+  else
+    options_.writeback->small_file(size);
 }
 
 void TreeWriter::store_new(int parent, const std::string& name, const std::string& path, UniqueFd fd, uint64_t size,
