@@ -112,8 +112,8 @@ class TreeWriter {
   // Links the stored object `key` as `name` in `parent` if the store has it intact (a damaged one loses
   // its name).
   bool link_stored(int parent, const std::string& name, const std::string& path, const ObjectKey& key, uint64_t size);
-  // Gives a file whose data is complete its times (and owner, mode, capability) and closes it, or hands it
-  // to the early writeback if it is large enough to be worth one.
+  // Gives a file whose data is complete its times (and owner, mode, capability), then hands it to the early
+  // writeback if it is large enough to be worth its own, or closes it and counts it among the small files.
   void complete_file(UniqueFd fd, const std::string& path, uint64_t size, const NodeAttrs& attrs,
                      const std::string& capability);
   // Makes the file just written as `name` in `parent` (its data complete) the object `key`.
