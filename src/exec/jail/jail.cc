@@ -217,14 +217,17 @@ int run_jail(const JailSpec& spec) {
     with_fds.mounts.userns_fd = userns.fd();
     with_fds.mounts.id_shift = static_cast<uint32_t>(spec.userns->base);
   }
-  // Now, so that it mounts a release's overlay on the other core while the rest is done (overlay_holder.h);
-  // before the PID namespace is unshared, so that it is not in the jail's; after the signals are blocked, so
-  // that it keeps them blocked: a ^C to the terminal's process group must not end it, and its lock, while the
-  // jail still has the overlay.
+  // The overlay's holder (overlay_holder.h) is prepared now, so that init inherits its end of the socket, and
+  // started once init is on its way (launch); after the signals are blocked, so that it keeps them blocked: a ^C
+  // to the terminal's process group must not end it, and its lock, while the jail still has the overlay.
   OverlayHolder holder;
+  UniqueFd own_pid_ns;
   if (holds_overlay) {
-    holder = OverlayHolder::start(with_fds.mounts, spec.overlay_lock);
+    holder = OverlayHolder::prepare(with_fds.mounts, spec.overlay_lock);
     with_fds.mounts.overlay_sock = holder.jail_end();
+    // To make the holder in droot-exec's own PID namespace after the jail's has been unshared below.
+    own_pid_ns = UniqueFd(open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+    if (!own_pid_ns) throw_errno("cannot open /proc/self/ns/pid");
   }
 
   int fds[2];
@@ -245,9 +248,10 @@ int run_jail(const JailSpec& spec) {
   if (pid == 0) {
     go_write.reset();
     back_parent.reset();
+    holder.close_in_init();
+    own_pid_ns.reset();
     init_process(*jail, std::move(go_read), tty, std::move(back_child));
   }
-  userns.close_fd();
   go_read.reset();
   back_child.reset();
   holder.close_jail_end();
@@ -257,6 +261,14 @@ int run_jail(const JailSpec& spec) {
     if (cgroup) cgroup->add(pid);
     if (write(go_write.get(), "g", 1) != 1) throw_errno("cannot start the jail");
     go_write.reset();
+    if (holds_overlay) {
+      // Children made from now on are droot-exec's again, not the jail's (setns of a PID namespace changes only
+      // where the next children go, and one's own is always allowed).
+      if (setns(own_pid_ns.get(), CLONE_NEWPID) < 0) throw_errno("cannot return to droot-exec's PID namespace");
+      own_pid_ns.reset();
+      holder.launch();  // it mounts the overlay while init makes its namespaces and /dev (mounts.h)
+    }
+    userns.close_fd();
     userns.reap();  // while init builds the jail on the other core
     // EOF instead of a pty: init failed before it made one, and said why; its status is the answer.
     if (tty.pty) master = receive_fd(back_parent.get());

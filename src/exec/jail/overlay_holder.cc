@@ -264,18 +264,20 @@ const char* keep_text(const std::string& s, size_t* used) {
 
 }  // namespace
 
-OverlayHolder OverlayHolder::start(const MountPlan& plan, int overlay_lock) {
+OverlayHolder OverlayHolder::prepare(const MountPlan& plan, int overlay_lock) {
   OverlayHolder h;
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw_errno("cannot create a pipe for the jail's overlay");
-  UniqueFd go_read(fds[0]), go_write(fds[1]);
+  h.go_read_ = UniqueFd(fds[0]);
+  UniqueFd go_write(fds[1]);
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) throw_errno("cannot create a socket pair for the jail's overlay");
-  UniqueFd holder_end(fds[0]), jail_end(fds[1]);
+  h.holder_end_ = UniqueFd(fds[0]);
+  h.jail_end_ = UniqueFd(fds[1]);
 
   held = {};
   held.lock = overlay_lock;
-  held.go = go_read.get();
-  held.sock = holder_end.get();
+  held.go = h.go_read_.get();
+  held.sock = h.holder_end_.get();
   held.lower = plan.layers.lower;
   held.upper = plan.layers.upper;
   held.work = plan.layers.work;
@@ -294,6 +296,11 @@ OverlayHolder OverlayHolder::start(const MountPlan& plan, int overlay_lock) {
     held.values[held.count] = keep_text(value, &used);
     ++held.count;
   }
+  h.go_ = std::move(go_write);
+  return h;
+}
+
+void OverlayHolder::launch() {
   pid_t pid;
   if (!kShareMemory) {
     pid = fork();
@@ -304,13 +311,17 @@ OverlayHolder OverlayHolder::start(const MountPlan& plan, int overlay_lock) {
     pid = clone(hold, holder_stack + sizeof holder_stack, CLONE_VM, nullptr);
   }
   if (pid < 0) throw_errno("cannot start the process that holds the jail's overlay");
-  h.go_ = std::move(go_write);
-  h.jail_end_ = std::move(jail_end);
-  return h;
+  // The holder has its own copies (no CLONE_FILES).
+  go_read_.reset();
+  holder_end_.reset();
 }
 
 void OverlayHolder::finish() {
   jail_end_.reset();
+  holder_end_.reset();
+  // Never launched: no holder reads the pipe.
+  if (go_read_) go_.reset();
+  go_read_.reset();
   if (!go_) return;
   (void)!write(go_.get(), &kJailGone, 1);
   go_.reset();

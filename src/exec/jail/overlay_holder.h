@@ -5,9 +5,9 @@
 // superblock's set-up (ovl_fill_super: work/work removed and made again, then tried for xattrs, O_TMPFILE and
 // RENAME_WHITEOUT on the upper filesystem, every lower and upper mount cloned privately). Nothing in it needs
 // the jail: the layers are directories of the host, and a mount made by fsmount() belongs to no namespace
-// until move_mount() attaches it, in whichever namespace calls that. So the holder, made before the jail's
-// init, mounts the overlay on the other core while droot-exec forks init and init makes its namespaces, and
-// sends it to init (SCM_RIGHTS), which attaches it and builds the rest of the jail on it. overlayfs takes
+// until move_mount() attaches it, in whichever namespace calls that. So the holder, made as soon as init is
+// on its way, mounts the overlay while init makes its namespaces and the filesystems of its own (/dev, /proc:
+// devices.h), and sends it to init (SCM_RIGHTS), which attaches it and builds the rest of the jail on it. overlayfs takes
 // the release itself as the lower layer: it clones each lower mount privately and marks the clone read-only
 // and noatime (ovl_get_layers), so the release is never written and its atimes stay as they are, as with
 // the read-only bind init made before. The holder mounts it in the host's namespace, where clone_private_mount
@@ -51,28 +51,46 @@ class OverlayHolder {
     finish();
     go_ = std::move(o.go_);
     jail_end_ = std::move(o.jail_end_);
+    go_read_ = std::move(o.go_read_);
+    holder_end_ = std::move(o.holder_end_);
     return *this;
   }
   ~OverlayHolder() { finish(); }
 
-  // Makes the holder, in droot-exec's PID namespace (so before the jail's is unshared: its PID 1's exit would
-  // kill the holder, and wait for its exit — the sync — first), which mounts the overlay of `plan` (its
-  // layers; with --userns its user namespace and the paths to find them again) and sends it to init.
-  // `overlay_lock`: the overlay's lock (droot-exec keeps its fd; the holder gets a copy). Throws Error if it
-  // cannot be made.
-  static OverlayHolder start(const MountPlan& plan, int overlay_lock);
+  // Everything but the process: the socket init will receive the overlay on (jail_end(), which init must
+  // inherit, so this comes before init's fork), the pipe, and what the holder will mount: the layers of `plan`
+  // (with --userns its user namespace and the paths to find them again). `overlay_lock`: the overlay's lock
+  // (droot-exec keeps its fd; the holder gets a copy). Throws Error.
+  static OverlayHolder prepare(const MountPlan& plan, int overlay_lock);
+
+  // Makes the holder, which mounts the overlay and sends it to init. In droot-exec's PID namespace (its PID 1's
+  // exit would kill the holder, and wait for its exit — the sync — first). After init's fork and its go, which
+  // is what run_jail's wall clock waits on: a new task is often started on its parent's core and runs first, so
+  // started earlier the holder's mount (~0.3 ms) ran on droot-exec's core before droot-exec could fork init,
+  // with the other core idle. Throws Error if it cannot be made.
+  void launch();
 
   // init's end of the socket: init inherits it across the fork; droot-exec closes its copy afterwards.
   int jail_end() const { return jail_end_.get(); }
+  // In init, right after the fork: every other end is not init's. Holding the holder's end of the socket, init
+  // would never read that the holder died.
+  void close_in_init() {
+    go_.reset();
+    go_read_.reset();
+    holder_end_.reset();
+  }
   void close_jail_end() { jail_end_.reset(); }
 
   // The jail has exited (its mount namespace, and with it the overlay's mount, is gone), or never was: the
-  // holder drops the overlay, removes overlayfs's work/work (see overlay_holder.cc) and exits.
+  // holder drops the overlay, removes overlayfs's work/work (see overlay_holder.cc) and exits. Without launch(),
+  // only the ends are closed (init, if it waits, reads that the holder "exited without a word").
   void finish();
 
  private:
-  UniqueFd go_;        // the pipe the holder waits on
-  UniqueFd jail_end_;  // init's end of the socket
+  UniqueFd go_;          // the pipe the holder waits on
+  UniqueFd jail_end_;    // init's end of the socket
+  UniqueFd go_read_;     // the holder's ends, until launch() has given them to it
+  UniqueFd holder_end_;
 };
 
 // The steps before fsopen (--userns only), as a failure names them.

@@ -58,7 +58,8 @@ TEST_CASE("the holder mounts the overlay, keeps no other fd, and holds it and it
   REQUIRE(pipe2(p, O_CLOEXEC) == 0);
   UniqueFd out_read(p[0]), out_write(p[1]);  // as a pipe on droot-exec's stdout
 
-  OverlayHolder holder = OverlayHolder::start(l.plan, l.lock.get());
+  OverlayHolder holder = OverlayHolder::prepare(l.plan, l.lock.get());
+  holder.launch();
   REQUIRE(holder.jail_end() >= 0);
   out_write.reset();
   char c;
@@ -89,11 +90,24 @@ TEST_CASE("the holder mounts the overlay, keeps no other fd, and holds it and it
 TEST_CASE("a holder whose jail died before taking the overlay still ends with finish()") {
   if (geteuid() != 0) return;
   Layers l;
-  OverlayHolder holder = OverlayHolder::start(l.plan, l.lock.get());
+  OverlayHolder holder = OverlayHolder::prepare(l.plan, l.lock.get());
+  holder.launch();
   holder.close_jail_end();  // init gone; its end, and the overlay sent on it, with it
   l.lock.reset();
   holder.finish();
   l.wait_lock_free();
+}
+
+TEST_CASE("a holder prepared but never launched: init reads that it exited, and the lock is droot-exec's alone") {
+  Layers l;
+  OverlayHolder holder = OverlayHolder::prepare(l.plan, l.lock.get());
+  const int jail_end = dup(holder.jail_end());  // init's inherited copy
+  REQUIRE(jail_end >= 0);
+  UniqueFd init_end(jail_end);
+  holder.finish();  // run_jail's failure path: no process to tell, nothing left open on the holder's side
+  CHECK_THROWS_WITH_AS(receive_overlay(init_end.get()), doctest::Contains("exited without a word"), Error);
+  l.lock.reset();
+  CHECK(l.lock_free());
 }
 
 TEST_CASE("a holder that cannot mount the overlay says which step failed and why") {
@@ -102,7 +116,8 @@ TEST_CASE("a holder that cannot mount the overlay says which step failed and why
   // The upper layer is the lower one's parent: overlayfs refuses overlapping layers at FSCONFIG_CMD_CREATE.
   UniqueFd parent(open((l.d / "releases").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   l.plan.layers.upper = parent.get();
-  OverlayHolder holder = OverlayHolder::start(l.plan, l.lock.get());
+  OverlayHolder holder = OverlayHolder::prepare(l.plan, l.lock.get());
+  holder.launch();
   HeldOverlay held = receive_overlay(holder.jail_end());
   CHECK(held.error != 0);
   CHECK(held.step == static_cast<int>(overlay_config(l.plan.layers).size()));  // the superblock's creation

@@ -97,7 +97,8 @@ struct HeldState {
     dirs = make_state_dirs(dest.get(), plan.dest, plan.release, root);
     lock = lock_state_mount(dirs, plan.dest, plan.release);
     plan.layers = {release.get(), dirs.upper.get(), dirs.work.get()};
-    holder = OverlayHolder::start(plan, lock.get());
+    holder = OverlayHolder::prepare(plan, lock.get());
+    holder.launch();
     plan.overlay_sock = holder.jail_end();
   }
 };
