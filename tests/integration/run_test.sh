@@ -478,6 +478,37 @@ test_run_back_to_back_runs_of_a_release_each_find_the_state_free() {
   [ ! -e "dest/state/$rel" ] || fail "its state outlived it"
 }
 
+# A process outside the jail that keeps a directory of its overlay (here its root, opened through
+# /proc/PID/root; an fd the service passes out over a socket does the same) keeps the overlay's superblock
+# after the jail is gone. The next run of the release waits for it, saying why after a second, instead of
+# mounting a second overlay on the same upper layer (overlayfs only warns, "upperdir is in-use"); prune meanwhile
+# keeps the release.
+test_run_waits_while_something_outside_keeps_the_previous_overlay() {
+  overlay_dest dest
+  local rel i pid keeper second
+  rel="$(current_release dest)"
+  "$EXEC" run --ro-bind "$TEST_TMP/bb:/bb" -e PATH=/bb dest /bb/sh -c 'echo one >/srv/one; exec /bb/sleep 1.357' &
+  local first=$!
+  for i in $(seq 100); do pid="$(pgrep -xf '/bb/sleep 1.357' || true)"; [ -n "$pid" ] && break; sleep 0.05; done
+  [ -n "$pid" ] || fail "the first run's command did not start"
+  sleep 30 9<"/proc/$pid/root" &
+  keeper=$!
+  trap "kill $keeper 2>/dev/null || true" EXIT
+  wait "$first" || fail "the first run failed"
+  "$EXEC" run --ro-bind "$TEST_TMP/bb:/bb" -e PATH=/bb dest /bb/sh -c 'cat /srv/one; echo two >/srv/two' \
+    >"$TEST_TMP/second.out" 2>"$TEST_TMP/second.err" &
+  second=$!
+  sleep 1.5
+  kill -0 "$second" 2>/dev/null || fail "the second run did not wait for the first one's overlay"
+  assert_contains "$(cat "$TEST_TMP/second.err")" "waiting for the previous overlay of release $rel to be taken down"
+  assert_no_file "dest/state/$rel/upper/srv/two"
+  kill "$keeper"
+  wait "$keeper" 2>/dev/null || true
+  wait "$second" || fail "the second run failed: $(cat "$TEST_TMP/second.err")"
+  assert_eq "one" "$(cat "$TEST_TMP/second.out")"
+  assert_eq "two" "$(cat "dest/state/$rel/upper/srv/two")"
+}
+
 # DEST on a filesystem overlayfs cannot write its upper layer on (an overlayfs itself: a container's root, the
 # systemd guest's): a clear error naming it and the way out, never a write into the release. Built in a
 # private mount namespace, so the host never sees the mounts.

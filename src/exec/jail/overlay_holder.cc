@@ -6,6 +6,7 @@
 #include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -228,6 +229,54 @@ long make_overlay() {
   return r.error == 0 ? mnt : -1;
 }
 
+// Whether the overlay's superblock is gone, and not only the holder's reference to it. Any other reference
+// keeps it: a process outside the jail that opened a file or directory of it (through /proc/PID/root or /cwd,
+// an fd the service passed out over a socket, a tool reading /proc/PID/fd/N at that moment). Then the holder's
+// close is not the last, the superblock (and its sync) outlives the holder, and a lock released at the
+// holder's exit would let the next run mount a second overlay on the same upper layer while this one still
+// exists — overlayfs only warns ("upperdir is in-use … undefined behavior") with index=off. So the holder
+// watches the overlay's root with inotify and keeps the lock until the watch is dropped: the kernel sends
+// IN_IGNORED (after IN_UNMOUNT) when it tears the superblock's marks down, in generic_shutdown_super, before
+// the superblock is released. Returns the inotify fd, or -1 (then the holder's close is taken as the end,
+// as before: the watch is a safeguard, not a requirement).
+long watch_overlay(long overlay) {
+  long in = raw_syscall(SYS_inotify_init1, IN_CLOEXEC, 0, 0);
+  if (in < 0) return -1;
+  // "/proc/self/fd/N": the mount's root, as a path (inotify_add_watch takes no fd). No printf here.
+  char path[32] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  for (long v = overlay; n == 0 || v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  char* p = path + 14;
+  while (n > 0) *p++ = digits[--n];
+  *p = '\0';
+  // IN_DELETE_SELF: a mask is required; the root of a filesystem is never deleted, so only the superblock's
+  // end (IN_UNMOUNT, IN_IGNORED) is ever read.
+  if (raw_syscall(SYS_inotify_add_watch, in, reinterpret_cast<long>(path), IN_DELETE_SELF) < 0) {
+    raw_syscall(SYS_close, in, 0, 0);
+    return -1;
+  }
+  return in;
+}
+
+void wait_overlay_gone(long in) {
+  alignas(inotify_event) char buf[sizeof(inotify_event) + 256];
+  for (;;) {
+    long n = raw_syscall(SYS_read, in, reinterpret_cast<long>(buf), sizeof buf);
+    if (n == -EINTR) continue;
+    if (n <= 0) break;
+    for (long off = 0; off + static_cast<long>(sizeof(inotify_event)) <= n;) {
+      const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
+      if (e->mask & IN_IGNORED) {
+        raw_syscall(SYS_close, in, 0, 0);
+        return;
+      }
+      off += static_cast<long>(sizeof(inotify_event) + e->len);
+    }
+  }
+  raw_syscall(SYS_close, in, 0, 0);
+}
+
 // The holder. Raw syscalls only (raw_syscall.h): droot-exec runs on meanwhile, in the same memory.
 int hold(void*) {
   // Before anything else: droot-exec's other fds (the run's lock, its stdout) are not the holder's to keep.
@@ -235,6 +284,8 @@ int hold(void*) {
   close_all_but(keep, kMaxKept);
   long overlay = make_overlay();
   raw_syscall(SYS_close, held.sock, 0, 0);
+  // After the overlay is sent: off init's path.
+  const long watch = overlay >= 0 ? watch_overlay(overlay) : -1;
   // Until the jail has exited (or droot-exec has died): then this close is the last reference.
   char byte = 0;
   long n;
@@ -244,6 +295,9 @@ int hold(void*) {
   // The overlay's superblock is shut down (and DEST's filesystem synced) before close returns — task work, run
   // on the way back to user space.
   if (overlay >= 0) raw_syscall(SYS_close, overlay, 0, 0);
+  // Normally that close was the last reference and the superblock is gone already (IN_IGNORED is queued);
+  // otherwise this waits, with the lock, for whatever holds the last one (watch_overlay).
+  if (watch >= 0) wait_overlay_gone(watch);
   // overlayfs makes work/work anew at every mount and removes the one it finds first (ovl_workdir_create), on
   // the mount's path; on ext4 with -o discard and no journal that removal waits for the device to discard the
   // directory's block. Removed here, with no overlay on the state (the lock is still held), the next mount

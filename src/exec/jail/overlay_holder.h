@@ -26,8 +26,12 @@
 // it, not only the jail's — after every jail: ~1 ms on an idle disk, more beside busy neighbours. The holder
 // keeps a reference: the jail's exit only detaches the overlay, whose superblock lives on in the holder;
 // droot-exec, having reaped the jail, tells it, and it drops the reference — the sync runs there — and exits,
-// releasing the overlay's lock on its state (state_dir.h). droot-exec does not wait for it, and its caller does
-// not either: the holder outlives droot-exec and is reaped by whoever reaps orphans. Nothing is skipped: the
+// releasing the overlay's lock on its state (state_dir.h). Unless its reference was not the last: a process
+// outside the jail that holds a file or directory of the overlay (/proc/PID/root, an fd passed out) keeps the
+// superblock, and the holder keeps the lock until an inotify watch on the overlay's root says the superblock
+// is gone — or the next run would mount a second overlay on the same upper layer (overlay_holder.cc).
+// droot-exec does not wait for it, and its caller does not either: the holder outlives droot-exec and is
+// reaped by whoever reaps orphans. Nothing is skipped: the
 // sync is the same one, done a moment later, by a process the kernel runs to the end even if it is killed
 // (closing the fd is part of any exit). What the service fsync()ed was on disk before it returned, as on any
 // filesystem (unlike with "volatile", where overlayfs turns fsync into nothing); what it did not is written

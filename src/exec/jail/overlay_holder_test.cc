@@ -87,6 +87,28 @@ TEST_CASE("the holder mounts the overlay, keeps no other fd, and holds it and it
   CHECK(access((l.d / "state/r1/work/work").c_str(), F_OK) != 0);  // overlayfs's work/work removed first
 }
 
+TEST_CASE("the holder keeps the lock until the overlay's superblock is gone, not only its own reference") {
+  if (geteuid() != 0) return;
+  Layers l;
+  OverlayHolder holder = OverlayHolder::prepare(l.plan, l.lock.get());
+  holder.launch();
+  HeldOverlay held = receive_overlay(holder.jail_end());
+  REQUIRE(held.mount);
+  // As a process outside the jail that opened its root through /proc/PID/root: a reference of its own.
+  UniqueFd outside(openat(held.mount.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(outside);
+  held.mount.reset();
+  holder.close_jail_end();
+  l.lock.reset();
+  holder.finish();  // the holder drops its reference; the superblock lives on in `outside`
+  usleep(300 * 1000);
+  CHECK_FALSE(l.lock_free());  // a next run would otherwise mount a second overlay on the same upper layer
+  CHECK(access((l.d / "state/r1/work/work").c_str(), F_OK) == 0);
+  outside.reset();                 // the last reference: the superblock goes
+  l.wait_lock_free();              // and the holder lets the lock go
+  CHECK(access((l.d / "state/r1/work/work").c_str(), F_OK) != 0);
+}
+
 TEST_CASE("a holder whose jail died before taking the overlay still ends with finish()") {
   if (geteuid() != 0) return;
   Layers l;

@@ -4,7 +4,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -221,15 +223,51 @@ void lock_state(const StateDirs& dirs, const std::string& dest, const std::strin
               "for that run to end, or start this one with --volatile (its writes forgotten at exit) or --read-only");
 }
 
+namespace {
+
+// flock(LOCK_EX) of the overlay's lock within `limit`, polled: false if it is still held then. Only the
+// teardown of a previous overlay holds it: usually a few milliseconds (its sync of DEST's filesystem), but as
+// long as anything outside the jail keeps a file or directory of that overlay (overlay_holder.cc,
+// watch_overlay), which a blocking flock would wait for without a word.
+bool lock_within(int fd, const std::string& path, std::chrono::milliseconds limit) {
+  auto try_lock = [&] {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    if (errno != EWOULDBLOCK && errno != EINTR) throw_errno("cannot lock " + path);
+    return false;
+  };
+  if (try_lock()) return true;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  useconds_t pause = 100;
+  while (std::chrono::steady_clock::now() < deadline) {
+    usleep(pause);
+    pause = std::min<useconds_t>(pause * 2, 20000);
+    if (try_lock()) return true;
+  }
+  return false;
+}
+
+// run: after a second, says once on stderr what it waits for, then waits on (blocking).
+void wait_for_overlay_lock(int fd, const std::string& path, const std::string& release) {
+  if (lock_within(fd, path, std::chrono::seconds(1))) return;
+  std::fprintf(stderr,
+               "droot-exec: waiting for the previous overlay of release %s to be taken down (%s is locked): a "
+               "process outside the jail still holds a file or directory of it (through /proc/PID/root or cwd, or "
+               "an fd the service passed out)\n",
+               release.c_str(), path.c_str());
+  while (flock(fd, LOCK_EX) < 0)
+    if (errno != EINTR) throw_errno("cannot lock " + path);
+}
+
+}  // namespace
+
 UniqueFd lock_state_mount(const StateDirs& dirs, const std::string& dest, const std::string& release) {
   const std::string path = dest + "/" + state_dir_name(release) + "/work";
   // A description of its own (dirs.work is O_PATH, which flock refuses).
   UniqueFd fd(openat(dirs.work.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) throw_errno("cannot open " + path + " to lock it");
-  // Blocking: only the teardown of the previous run's overlay can hold it now (a live run holds the run lock
-  // too, and lock_state refused this run already), and that ends when its superblock is gone.
-  while (flock(fd.get(), LOCK_EX) < 0)
-    if (errno != EINTR) throw_errno("cannot lock " + path);
+  // Only the teardown of the previous run's overlay can hold it now (a live run holds the run lock too, and
+  // lock_state refused this run already), and that ends when its superblock is gone.
+  wait_for_overlay_lock(fd.get(), path, release);
   return fd;
 }
 
@@ -249,9 +287,9 @@ bool state_in_use(int state_dir_fd) {
     if (errno == ENOENT) return false;
     throw_errno("cannot open a release's state work directory to see whether it is in use");
   }
-  while (flock(work.get(), LOCK_EX) < 0)
-    if (errno != EINTR) throw_errno("cannot wait for the lock of a release's state work directory");
-  return false;
+  // Still held after a second: something outside keeps that overlay (lock_within); the release stays, the
+  // next deploy prunes it.
+  return !lock_within(work.get(), "a release's state work directory", std::chrono::seconds(1));
 }
 
 }  // namespace droot::exec

@@ -85,12 +85,15 @@ void lock_state(const StateDirs& dirs, const std::string& dest, const std::strin
 // before the overlay is mounted until its superblock is gone. A run holds it and hands it to the process that
 // holds the overlay and takes it down after the jail has exited (overlay_holder.h), so that run's caller does
 // not wait for overlayfs's sync of DEST's filesystem, and the next run of the release does not mount a second
-// overlay on the same upper layer before the first one is gone (overlayfs would only warn).
+// overlay on the same upper layer before the first one is gone (overlayfs would only warn). Waits for a
+// previous overlay's teardown; one that lasts more than a second is said on stderr (a process outside the
+// jail holds a file of it), and waited for.
 UniqueFd lock_state_mount(const StateDirs& dirs, const std::string& dest, const std::string& release);
 
 // Whether another process holds the lock of state/<release> (for prune: a release whose state is mounted).
 // A state whose run has ended but whose overlay is still being taken down is waited for (milliseconds), then
-// reported free.
+// reported free; still taken down after a second (something outside the jail holds a file of that overlay),
+// it is reported in use.
 bool state_in_use(int state_dir_fd);
 
 }  // namespace droot::exec

@@ -135,6 +135,48 @@ TEST_CASE("a run that has ended keeps the next one and prune waiting until its o
   waitpid(pid, &status, 0);
 }
 
+TEST_CASE("an overlay taken down for more than a second: prune reports the state in use, run says why it waits") {
+  Dest d;
+  StateDirs first = make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root);
+  lock_state(first, d.dir.path(), "r1");
+  UniqueFd overlay = lock_state_mount(first, d.dir.path(), "r1");
+  first.dir.reset();
+  pid_t pid = fork();  // a holder whose superblock something outside keeps: 2.5 s
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    usleep(2500 * 1000);
+    _exit(0);
+  }
+  overlay.reset();
+  StateDirs second = make_state_dirs(d.fd.get(), d.dir.path(), "r1", d.root);
+  struct timespec t0 {}, t1 {};
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  CHECK(state_in_use(second.dir.get()));  // prune keeps it after a second instead of waiting on
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  const long waited = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  CHECK(waited >= 900);
+  CHECK(waited < 1400);
+  // run: waits on past the second, saying why on stderr, and gets the lock once the holder is gone.
+  lock_state(second, d.dir.path(), "r1");
+  int p[2];
+  REQUIRE(pipe(p) == 0);
+  const int saved = dup(STDERR_FILENO);
+  REQUIRE(dup2(p[1], STDERR_FILENO) == STDERR_FILENO);
+  close(p[1]);
+  UniqueFd got;
+  CHECK_NOTHROW(got = lock_state_mount(second, d.dir.path(), "r1"));
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  char buf[1024] = {};
+  ssize_t n = read(p[0], buf, sizeof buf - 1);
+  close(p[0]);
+  CHECK(n > 0);
+  CHECK(std::string(buf).find("waiting for the previous overlay of release r1") != std::string::npos);
+  CHECK(got);
+  int status = 0;
+  waitpid(pid, &status, 0);
+}
+
 TEST_CASE("a state records the ids it was written with; other ids are refused unless upper is empty") {
   Dest d;
   IdRange ids{2147483648u, 65536};
