@@ -84,7 +84,7 @@ DevFilesystems make_dev(const std::vector<FileCopy>& copies) {
   return fs;
 }
 
-void attach_dev(int root, DevFilesystems& fs, std::vector<std::string>& created) {
+void attach_dev(int root, const DevFilesystems& fs, std::vector<std::string>& created) {
   ResolvedPath target = resolve_in_rootfs(root, "/dev", Create::Directory);
   target.add_created_to(created);
   if (!target.is_dir) throw Error("cannot mount /dev: /dev in the rootfs is not a directory");

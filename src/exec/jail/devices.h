@@ -30,6 +30,6 @@ std::string staged_copy_name(size_t i);
 
 // Attaches /dev in the rootfs open at `root` (creating the directory if the image has none). Appends what it
 // had to create in the rootfs to `created`.
-void attach_dev(int root, DevFilesystems& fs, std::vector<std::string>& created);
+void attach_dev(int root, const DevFilesystems& fs, std::vector<std::string>& created);
 
 }  // namespace droot::exec

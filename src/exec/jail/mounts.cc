@@ -11,7 +11,6 @@
 
 #include "devices.h"
 #include "error.h"
-#include "io.h"
 #include "overlay_root.h"
 #include "rootfs_path.h"
 #include "run_mountpoints.h"
@@ -44,7 +43,7 @@ void attach_mount(int mount_fd, int target_fd, const std::string& what) {
 // A private copy of a mount tree, detached until attach_mount() puts it somewhere. The source must be attached
 // in this mount namespace: kernels before 6.15 refuse (EINVAL, check_mnt() in __do_loopback) to clone a mount
 // that still lives in the anonymous namespace fsmount() gives it, so a filesystem made here is attached once
-// before anything is cloned from it (build_proc, install_copies). Debian 12's 6.1 is such a kernel.
+// before anything is cloned from it (attach_proc, install_copies). Debian 12's 6.1 is such a kernel.
 UniqueFd clone_tree(int dirfd, const char* path, bool recursive, const std::string& what) {
   unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (*path ? 0 : AT_EMPTY_PATH);
   UniqueFd tree(open_tree(dirfd, path, flags));
@@ -160,15 +159,15 @@ ProcFilesystems make_proc() {
   return fs;
 }
 
-void build_proc(int root, ProcFilesystems& fs, std::vector<std::string>& created) {
+void attach_proc(int root, const ProcFilesystems& fs, std::vector<std::string>& created) {
   ResolvedPath target = resolve_in_rootfs(root, "/proc", Create::Directory);
   target.add_created_to(created);
   if (!target.is_dir) throw Error("cannot mount /proc: /proc in the rootfs is not a directory");
-  const UniqueFd& proc = fs.proc;
-  attach_mount(proc.get(), target.fd.get(), "proc on /proc");
+  const int proc = fs.proc.get();
+  attach_mount(proc, target.fd.get(), "proc on /proc");
 
   for (const char* path : kProcReadOnly) {
-    UniqueFd fd(openat(proc.get(), path + 6, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(openat(proc, path + 6, O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) continue;  // not every kernel has every file
     UniqueFd tree = clone_tree(fd.get(), "", true, path);
     set_attrs(tree.get(), MOUNT_ATTR_RDONLY | kNoSuidDevExec, true, path);
@@ -176,20 +175,20 @@ void build_proc(int root, ProcFilesystems& fs, std::vector<std::string>& created
   }
   // Directories are hidden under one empty read-only tmpfs: attached on the first of them, then cloned from
   // there (clone_tree's source must be attached), files under the jail's /dev/null (attached since attach_dev).
-  const UniqueFd& empty = fs.empty;
+  const int empty = fs.empty.get();
   bool empty_attached = false;
   UniqueFd null = resolve_in_rootfs(root, "/dev/null").fd;
   for (const char* path : kProcMasked) {
-    UniqueFd fd(openat(proc.get(), path + 6, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    UniqueFd fd(openat(proc, path + 6, O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) continue;
     struct stat st {};
     if (fstat(fd.get(), &st) < 0) throw_errno(std::string("cannot stat ") + path);
     if (S_ISDIR(st.st_mode) && !empty_attached) {
-      attach_mount(empty.get(), fd.get(), path);
+      attach_mount(empty, fd.get(), path);
       empty_attached = true;
       continue;
     }
-    UniqueFd cover = clone_tree(S_ISDIR(st.st_mode) ? empty.get() : null.get(), "", false, path);
+    UniqueFd cover = clone_tree(S_ISDIR(st.st_mode) ? empty : null.get(), "", false, path);
     attach_mount(cover.get(), fd.get(), path);
   }
 }
@@ -211,13 +210,13 @@ void build_jail_root(const MountPlan& plan) {
   // Private, recursively: the mounts below must not propagate back into the host's namespace (a shared "/"
   // would copy every one of them there), and pivot_root refuses shared mounts anyway.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) throw_errno("cannot make / private in the jail's mount namespace");
-  // pivot_root needs a mount point: an overlayfs over the release (its writes go to the state, overlay_root.h),
-  // or the rootfs bound onto itself. Either way not recursive: mounts that happen to sit below the rootfs on the
-  // host are not part of the image and stay out; it also makes --read-only cover the whole image with one flag.
   // First what is the jail's own and needs no rootfs (devices.h): over a release, the holder is still mounting
   // the overlay meanwhile, which init would otherwise wait for.
   DevFilesystems dev = make_dev(plan.copies);
   ProcFilesystems proc = make_proc();
+  // pivot_root needs a mount point: an overlayfs over the release (its writes go to the state, overlay_root.h),
+  // or the rootfs bound onto itself. Either way not recursive: mounts that happen to sit below the rootfs on the
+  // host are not part of the image and stay out; it also makes --read-only cover the whole image with one flag.
   UniqueFd root;
   if (plan.root == RootMode::State || plan.root == RootMode::Volatile) {
     root = mount_overlay_root(plan);
@@ -243,7 +242,7 @@ void build_jail_root(const MountPlan& plan) {
   // upper layer: the release stays as deployed, and check --changes knows them from the service's writes.
   std::vector<std::string> created;
   attach_dev(root.get(), dev, created);
-  build_proc(root.get(), proc, created);
+  attach_proc(root.get(), proc, created);
   install_copies(root.get(), dev.dev.get(), plan.copies, created);
 
   // Parents before children, so that `--bind a:/data --tmpfs /data/cache` nests the way it reads.

@@ -259,18 +259,16 @@ long watch_overlay(long overlay) {
   return in;
 }
 
+// Reads the watch's events until IN_IGNORED (or a read error), then closes it.
 void wait_overlay_gone(long in) {
   alignas(inotify_event) char buf[sizeof(inotify_event) + 256];
-  for (;;) {
+  for (bool gone = false; !gone;) {
     long n = raw_syscall(SYS_read, in, reinterpret_cast<long>(buf), sizeof buf);
     if (n == -EINTR) continue;
     if (n <= 0) break;
-    for (long off = 0; off + static_cast<long>(sizeof(inotify_event)) <= n;) {
+    for (long off = 0; !gone && off + static_cast<long>(sizeof(inotify_event)) <= n;) {
       const auto* e = reinterpret_cast<const inotify_event*>(buf + off);
-      if (e->mask & IN_IGNORED) {
-        raw_syscall(SYS_close, in, 0, 0);
-        return;
-      }
+      gone = (e->mask & IN_IGNORED) != 0;
       off += static_cast<long>(sizeof(inotify_event) + e->len);
     }
   }
@@ -286,7 +284,7 @@ int hold(void*) {
   raw_syscall(SYS_close, held.sock, 0, 0);
   // After the overlay is sent: off init's path.
   const long watch = overlay >= 0 ? watch_overlay(overlay) : -1;
-  // Until the jail has exited (or droot-exec has died): then this close is the last reference.
+  // Until the jail has exited (or droot-exec has died): then this close is normally the last reference.
   char byte = 0;
   long n;
   while ((n = raw_syscall(SYS_read, held.go, reinterpret_cast<long>(&byte), 1)) == -EINTR) {

@@ -4,38 +4,37 @@
 // Making it. overlayfs's mount is the largest single step of a start-up over a release: ~0.35 ms, mostly its
 // superblock's set-up (ovl_fill_super: work/work removed and made again, then tried for xattrs, O_TMPFILE and
 // RENAME_WHITEOUT on the upper filesystem, every lower and upper mount cloned privately). Nothing in it needs
-// the jail: the layers are directories of the host, and a mount made by fsmount() belongs to no namespace
-// until move_mount() attaches it, in whichever namespace calls that. So the holder, made as soon as init is
-// on its way, mounts the overlay while init makes its namespaces and the filesystems of its own (/dev, /proc:
-// devices.h), and sends it to init (SCM_RIGHTS), which attaches it and builds the rest of the jail on it. overlayfs takes
-// the release itself as the lower layer: it clones each lower mount privately and marks the clone read-only
-// and noatime (ovl_get_layers), so the release is never written and its atimes stay as they are, as with
-// the read-only bind init made before. The holder mounts it in the host's namespace, where clone_private_mount
-// finds the layers' mounts (before 6.15 it wants them attached in the caller's namespace). With --userns the
-// lower layer is an idmapped clone of the release, which must be attached somewhere first: the holder makes a
-// mount namespace of its own (private, so nothing propagates to the host's), attaches it there and opens the
-// state's directories again there (checked to be the ones droot-exec opened), acting as the jail's root as
-// init did (user_namespace.h, act_as_jail_root).
+// the jail: the layers are directories of the host, and a mount made by fsmount() belongs to no namespace until
+// move_mount() attaches it, in whichever namespace calls that. So the holder, made as soon as init is on its
+// way, mounts the overlay while init makes its namespaces and the filesystems of its own (/dev, /proc:
+// devices.h), and sends it to init (SCM_RIGHTS), which attaches it and builds the rest of the jail on it.
+// overlayfs takes the release itself as the lower layer: it clones each lower mount privately and marks the
+// clone read-only and noatime (ovl_get_layers), so the release is never written and its atimes stay as they are,
+// as with the read-only bind init made before. The holder mounts it in the host's namespace, where
+// clone_private_mount finds the layers' mounts (before 6.15 it wants them attached in the caller's namespace).
+// With --userns the lower layer is an idmapped clone of the release, which must be attached somewhere first: the
+// holder makes a mount namespace of its own (private, so nothing propagates to the host's), attaches it there
+// and opens the state's directories again there (checked to be the ones droot-exec opened), acting as the jail's
+// root as init did (user_namespace.h, act_as_jail_root).
 //
 // Taking it down. When the last reference to a mount of overlayfs with a writable upper layer goes, its
 // superblock is shut down and overlayfs syncs the upper layer's whole filesystem (generic_shutdown_super →
 // sync_filesystem → ovl_sync_fs → sync_filesystem(upper); the kernel's Documentation/filesystems/overlayfs.rst:
 // only the "volatile" option skips it). Without help that happens in the exit of the jail's init, the last
 // process of its mount namespace (the final mntput is task work of the task that drops it, run before that
-// task's exit is reported), so run's caller waited for a syncfs of DEST's filesystem — every dirty inode of
-// it, not only the jail's — after every jail: ~1 ms on an idle disk, more beside busy neighbours. The holder
-// keeps a reference: the jail's exit only detaches the overlay, whose superblock lives on in the holder;
-// droot-exec, having reaped the jail, tells it, and it drops the reference — the sync runs there — and exits,
-// releasing the overlay's lock on its state (state_dir.h). Unless its reference was not the last: a process
-// outside the jail that holds a file or directory of the overlay (/proc/PID/root, an fd passed out) keeps the
-// superblock, and the holder keeps the lock until an inotify watch on the overlay's root says the superblock
-// is gone — or the next run would mount a second overlay on the same upper layer (overlay_holder.cc).
-// droot-exec does not wait for it, and its caller does not either: the holder outlives droot-exec and is
-// reaped by whoever reaps orphans. Nothing is skipped: the
-// sync is the same one, done a moment later, by a process the kernel runs to the end even if it is killed
-// (closing the fd is part of any exit). What the service fsync()ed was on disk before it returned, as on any
-// filesystem (unlike with "volatile", where overlayfs turns fsync into nothing); what it did not is written
-// back by the kernel, as on the host — the unmount's sync was never a guarantee run gave.
+// task's exit is reported), so run's caller waited for a syncfs of DEST's filesystem — every dirty inode of it,
+// not only the jail's — after every jail: ~1 ms on an idle disk, more beside busy neighbours. The holder keeps a
+// reference: the jail's exit only detaches the overlay, whose superblock lives on in the holder; droot-exec,
+// having reaped the jail, tells it, and it drops the reference — the sync runs there — and exits, releasing the
+// overlay's lock on its state (state_dir.h). Unless its reference was not the last: a process outside the jail
+// that holds a file or directory of the overlay (/proc/PID/root, an fd passed out) keeps the superblock, and the
+// holder keeps the lock until an inotify watch on the overlay's root says the superblock is gone — or the next
+// run would mount a second overlay on the same upper layer (overlay_holder.cc). droot-exec does not wait for it,
+// and its caller does not either: the holder outlives droot-exec and is reaped by whoever reaps orphans. Nothing
+// is skipped: the sync is the same one, done a moment later, by a process the kernel runs to the end even if it
+// is killed (closing the fd is part of any exit). What the service fsync()ed was on disk before it returned, as
+// on any filesystem (unlike with "volatile", where overlayfs turns fsync into nothing); what it did not is
+// written back by the kernel, as on the host — the unmount's sync was never a guarantee run gave.
 #pragma once
 
 #include "fd.h"
