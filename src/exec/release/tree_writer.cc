@@ -95,7 +95,7 @@ class FileSink {
 }  // namespace
 
 TreeWriter::TreeWriter(int root, Options options)
-    : root_(root), options_(std::move(options)), euid_(::geteuid()), egid_(::getegid()) {
+    : root_(root), options_(std::move(options)), deferred_dirs_(root), euid_(::geteuid()), egid_(::getegid()) {
   // umask(2) can only be read by setting it: put it back at once.
   umask_ = ::umask(0);
   ::umask(umask_);
@@ -130,7 +130,7 @@ void TreeWriter::make_dir(const std::vector<std::string>& parts, const NodeAttrs
   // 0700 until finish(): nobody else can enter while the tree is incomplete.
   if (::mkdirat(parent_of(parts), parts.back().c_str(), 0700) != 0)
     throw_create_error(join_path(parts), "directory", errno);
-  deferred_dirs_.emplace_back(join_path(parts), attrs);
+  deferred_dirs_.add(join_path(parts), attrs);
 }
 
 WrittenFile TreeWriter::write_file(const std::vector<std::string>& parts, const NodeAttrs& attrs,
@@ -394,13 +394,13 @@ void TreeWriter::finish() {
   settle();  // every file is in its directory before the directories get their final (maybe read-only) modes
   cached_parent_.reset();
   // Reverse creation order visits children before their parents: a parent made read-only (or 0000) last.
-  for (auto it = deferred_dirs_.rbegin(); it != deferred_dirs_.rend(); ++it) {
-    UniqueFd dir = open_beneath(root_, it->first, O_RDONLY | O_DIRECTORY);
-    if (!dir) throw Error("cannot reopen directory '" + it->first + "': " + beneath_error_text(errno));
-    apply_attrs(dir.get(), it->first, it->second);
-    timespec times[2] = {it->second.mtime, it->second.mtime};
-    if (::futimens(dir.get(), times) != 0) throw_errno("cannot set the modification time of '" + it->first + "'");
-  }
+  deferred_dirs_.for_each_reverse([this](const std::string& path, const NodeAttrs& attrs) {
+    UniqueFd dir = open_beneath(root_, path, O_RDONLY | O_DIRECTORY);
+    if (!dir) throw Error("cannot reopen directory '" + path + "': " + beneath_error_text(errno));
+    apply_attrs(dir.get(), path, attrs);
+    timespec times[2] = {attrs.mtime, attrs.mtime};
+    if (::futimens(dir.get(), times) != 0) throw_errno("cannot set the modification time of '" + path + "'");
+  });
   // A "." entry in the archive is never applied: the release root is droot's, not the image's.
   if (::fchmod(root_, 0755) != 0) throw_errno("cannot set the mode of the release directory");
 }

@@ -21,19 +21,14 @@
 
 #include "background_queue.h"
 #include "beneath.h"
+#include "deferred_dirs.h"
 #include "fd.h"
+#include "node_attrs.h"
 #include "object_store.h"
 
 namespace droot::exec {
 
 class EarlyWriteback;
-
-struct NodeAttrs {
-  uint32_t perm = 0;  // permission bits with setuid/setgid/sticky
-  uint64_t uid = 0;
-  uint64_t gid = 0;
-  timespec mtime{};
-};
 
 // Yields a regular file's data: false at the end. `offset` may jump ahead (a hole in a sparse file).
 using BlockSource = std::function<bool(const void** data, size_t* size, int64_t* offset)>;
@@ -129,7 +124,7 @@ class TreeWriter {
   Options options_;
   std::string cached_parent_path_;
   std::shared_ptr<UniqueFd> cached_parent_;  // shared with the queued files that go into it
-  std::vector<std::pair<std::string, NodeAttrs>> deferred_dirs_;
+  DeferredDirs deferred_dirs_;
   std::string buffer_;  // small files' content, hashed before anything is written
   uint64_t euid_, egid_;
   mode_t umask_ = 022;
