@@ -1,12 +1,14 @@
 // A fresh directory under /tmp for one unit test, removed with everything in it afterwards.
 #pragma once
 
+#include <fcntl.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <string>
 
 #include "error.h"
+#include "fd.h"
 
 namespace droot::testing {
 
@@ -28,6 +30,13 @@ class ScratchDir {
 
  private:
   std::string path_;
+};
+
+// A scratch directory and a descriptor of it, for code that works beneath a directory fd (the unnamed spools
+// a deploy keeps in the release being built, io.h open_unnamed).
+struct OpenScratchDir {
+  ScratchDir dir;
+  UniqueFd fd{::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
 };
 
 }  // namespace droot::testing

@@ -25,7 +25,7 @@ static_exec() {
 
 # What a jailed shell sees that must not depend on how droot-exec was linked.
 # /dev's listing without its times: each jail's /dev is a tmpfs made at its start, so two runs a second apart
-# across a minute's end differ there and nowhere else.
+# across a minute's end differ there.
 # The mounts sorted: since Linux 6.8 mountinfo lists a namespace's mounts in the order they were created
 # (mnt_id_unique), not attached, and the overlay root is made by the holder while init makes /dev and /proc
 # (jail.cc), so / lands before, between or after those from one run to the next. 6.1 lists them as attached.

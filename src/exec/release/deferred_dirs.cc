@@ -39,8 +39,8 @@ void DeferredDirs::spill() {
     if (!spool_) throw_errno("cannot create a temporary file for the release's directories");
   }
   write_all(spool_.get(), pending_, "the release's directories (temporary file)");
-  blocks_.push_back({spool_size_, static_cast<uint32_t>(pending_.size())});
-  spool_size_ += pending_.size();
+  const uint64_t offset = blocks_.empty() ? 0 : blocks_.back().offset + blocks_.back().size;
+  blocks_.push_back({offset, static_cast<uint32_t>(pending_.size())});
   pending_.clear();
 }
 

@@ -49,7 +49,6 @@ class DeferredDirs {
   size_t block_bytes_;
   std::string pending_;        // records not yet spilled
   UniqueFd spool_;
-  uint64_t spool_size_ = 0;
   std::vector<Block> blocks_;  // one per spilled block (a million directories: ~300)
   uint64_t count_ = 0;
 };

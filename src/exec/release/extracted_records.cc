@@ -32,15 +32,8 @@ void ExtractedRecords::flush(Spool& s) {
     s.fd = open_unnamed(spool_dir_);
     if (!s.fd) throw_errno("cannot create a temporary file for the deploy's records");
   }
-  size_t done = 0;
-  while (done < s.out.size()) {
-    ssize_t n = ::pwrite(s.fd.get(), s.out.data() + done, s.out.size() - done, static_cast<off_t>(s.written + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot write the deploy's records");
-    }
-    done += static_cast<size_t>(n);
-  }
+  // Appended at the file's position, which only this moves: the comparison reads with pread.
+  write_all(s.fd.get(), s.out, "the deploy's records");
   s.written += s.out.size();
   s.out.clear();
 }

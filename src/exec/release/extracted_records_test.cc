@@ -2,23 +2,17 @@
 
 #include <doctest/doctest.h>
 
-#include <fcntl.h>
-
 #include "../../../tests/hostile/scratch_dir.h"
 #include "error.h"
 #include "hash.h"
 
 using namespace droot;
 using namespace droot::exec;
-using droot::testing::ScratchDir;
 
 namespace {
 
 // The spools are O_TMPFILEs: a directory of the test's own.
-struct SpoolDir {
-  ScratchDir dir;
-  UniqueFd fd{::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-};
+using SpoolDir = droot::testing::OpenScratchDir;
 
 void fill(ExtractedRecords& r) {
   r.add({"bin", "dir", 0755, 0, 0, 0, "", ""});
